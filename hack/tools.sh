@@ -5,6 +5,7 @@
 # usage: hack/tools.sh [TOOL...]     (default: all)
 #        hack/tools.sh --dir TOOL     print the directory that holds TOOL's binary
 # tools: etcd kube-apiserver kube-controller-manager kube-scheduler kwok helm controller-gen golangci-lint
+#        envtest (etcd + kube-apiserver linked into one directory, the KUBEBUILDER_ASSETS layout)
 #
 # Cold build of everything takes ~15-25 minutes on 2 cores (kube-apiserver alone ~5); a warm
 # cache makes this a no-op.
@@ -14,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck disable=SC1091
 source "$root/tools/versions.env"
 cache=${VPSIE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vpsie-autoscaler/tools}
-all=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok helm controller-gen golangci-lint)
+all=(etcd kube-apiserver envtest kube-controller-manager kube-scheduler kwok helm controller-gen golangci-lint)
 
 version_of() {
   case "$1" in
@@ -24,6 +25,7 @@ version_of() {
     helm) echo "$HELM_VERSION" ;;
     controller-gen) echo "$CONTROLLER_TOOLS_VERSION" ;;
     golangci-lint) echo "$GOLANGCI_LINT_VERSION" ;;
+    envtest) echo "$KUBERNETES_VERSION-etcd-$ETCD_VERSION" ;;
     *) echo "error: unknown tool '$1' (known: ${all[*]})" >&2; return 1 ;;
   esac
 }
@@ -48,6 +50,14 @@ check_tools_mod() {
 install_one() {
   local name=$1 dir tmp
   dir=$(dir_of "$name")
+  if [ "$name" = envtest ]; then
+    install_one etcd
+    install_one kube-apiserver
+    mkdir -p "$dir"
+    ln -sf "$(dir_of etcd)/etcd" "$dir/etcd"
+    ln -sf "$(dir_of kube-apiserver)/kube-apiserver" "$dir/kube-apiserver"
+    return 0
+  fi
   if [ -x "$dir/$name" ]; then return 0; fi
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.build-$name.XXXXXX")
