@@ -1,0 +1,84 @@
+package v1alpha1
+
+// Every label, annotation, taint and finalizer key the autoscaler reads or writes lives here, so a
+// grep for one key finds all of them and no package invents its own spelling.
+
+// Labels the autoscaler puts on every Node (and VPSieNode) it creates.
+const (
+	// LabelNodeGroup names the NodeGroup a node belongs to.
+	LabelNodeGroup = Group + "/nodegroup"
+	// LabelOffering is the VPSie offering (size) id of the node, e.g. "105".
+	LabelOffering = Group + "/offering"
+	// LabelCategory is the offering category, e.g. "standard" or "memory-optimized".
+	LabelCategory = Group + "/category"
+	// LabelCPU is the offering's vCPU count as a decimal integer, so Gt/Lt requirements work on it.
+	LabelCPU = Group + "/cpu"
+	// LabelMemoryMiB is the offering's memory in MiB as a decimal integer (Gt/Lt usable).
+	LabelMemoryMiB = Group + "/memory-mib"
+	// LabelDatacenter is the VPSie datacenter identifier of the node.
+	LabelDatacenter = Group + "/datacenter"
+	// LabelVPSieNode names the VPSieNode that launched a Node.
+	LabelVPSieNode = Group + "/vpsienode"
+)
+
+// Well-known Kubernetes labels set on our nodes.
+const (
+	LabelInstanceType = "node.kubernetes.io/instance-type"
+	LabelZone         = "topology.kubernetes.io/zone"
+	LabelArch         = "kubernetes.io/arch"
+	LabelOS           = "kubernetes.io/os"
+	LabelHostname     = "kubernetes.io/hostname"
+)
+
+// Annotations.
+const (
+	// AnnotationDoNotDisrupt on a Pod or a Node blocks voluntary disruption (consolidation,
+	// expiry) of the node. Its value must be "true".
+	AnnotationDoNotDisrupt = Group + "/do-not-disrupt"
+)
+
+// Taints.
+const (
+	// TaintKeyDisrupted is put (NoSchedule) on a node chosen for disruption before it is drained,
+	// so the scheduler stops placing pods there.
+	TaintKeyDisrupted = Group + "/disrupted"
+)
+
+// Finalizers.
+const (
+	// TerminationFinalizer holds a VPSieNode (and its Node) until the node is drained, the VM is
+	// deleted and the Node object is gone.
+	TerminationFinalizer = Group + "/termination"
+)
+
+// RequirementKeys are the label keys a NodeGroup's requirements may constrain: the properties of
+// an offering that are known before a node exists. The CRD enforces the same list (see the
+// XValidation rule on NodeSelectorRequirement.Key); keep the two in sync.
+var RequirementKeys = []string{
+	LabelOffering,
+	LabelCategory,
+	LabelCPU,
+	LabelMemoryMiB,
+	LabelInstanceType,
+	LabelZone,
+	LabelArch,
+	LabelOS,
+}
+
+// WellKnownLabels are the labels the autoscaler itself sets on nodes; a NodeGroup template may not
+// set them (the CRD rejects them in spec.template.labels), because the autoscaler's values would
+// silently win.
+var WellKnownLabels = []string{
+	LabelNodeGroup,
+	LabelOffering,
+	LabelCategory,
+	LabelCPU,
+	LabelMemoryMiB,
+	LabelDatacenter,
+	LabelVPSieNode,
+	LabelInstanceType,
+	LabelZone,
+	LabelArch,
+	LabelOS,
+	LabelHostname,
+}
