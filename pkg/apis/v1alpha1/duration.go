@@ -14,15 +14,17 @@ import (
 // and seconds ("30s", "1h30m", "720h"), or the word "Never". A plain string, not a struct with
 // custom JSON, so it needs no hand-written OpenAPI and stays comparable.
 //
+// The CRD checks the syntax with a CEL rule on each field that uses the type, so the message
+// can name the field.
+//
 // +kubebuilder:validation:Type=string
 // +kubebuilder:validation:MaxLength=32
-// +kubebuilder:validation:Pattern=`^(([0-9]+(s|m|h))+|Never)$`
 type NillableDuration string
 
 // Never disables the behaviour the duration controls (consolidation, expiry).
 const Never NillableDuration = "Never"
 
-// durationPattern mirrors the CRD pattern without the "Never" alternative.
+// durationPattern mirrors the CRD rule without the "Never" alternative.
 var durationPattern = regexp.MustCompile(`^([0-9]+(s|m|h))+$`)
 
 // NillableDurationOf formats d the way the CRD accepts it (whole seconds, e.g. "1h30m0s");

@@ -81,7 +81,7 @@ type NodeGroupSpec struct {
 	// Limits cap the total capacity (cpu, memory) of the group's nodes.
 	// +kubebuilder:validation:MaxProperties=2
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k == 'cpu' || k == 'memory')",message="spec.limits may only contain cpu and memory"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !quantity(string(self[k])).isLessThan(quantity('0')))",message="spec.limits must not be negative"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !isQuantity(string(self[k])) || !quantity(string(self[k])).isLessThan(quantity('0')))",message="spec.limits must not be negative"
 	// +optional
 	Limits corev1.ResourceList `json:"limits,omitempty"`
 
@@ -92,6 +92,7 @@ type NodeGroupSpec struct {
 
 	// ExpireAfter is the age after which a node is replaced, or "Never".
 	// +kubebuilder:default="Never"
+	// +kubebuilder:validation:XValidation:rule="self == 'Never' || self.matches('^([0-9]+(s|m|h))+$')",message="spec.expireAfter must be a duration of whole hours, minutes and seconds (e.g. \"720h\" or \"1h30m\") or \"Never\""
 	// +optional
 	ExpireAfter NillableDuration `json:"expireAfter,omitempty"`
 }
@@ -115,14 +116,15 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.key in ['autoscaling.vpsie.com/offering', 'autoscaling.vpsie.com/category', 'autoscaling.vpsie.com/cpu', 'autoscaling.vpsie.com/memory-mib', 'node.kubernetes.io/instance-type', 'topology.kubernetes.io/zone', 'kubernetes.io/arch', 'kubernetes.io/os']",message="spec.requirements.key must be one of autoscaling.vpsie.com/offering, autoscaling.vpsie.com/category, autoscaling.vpsie.com/cpu, autoscaling.vpsie.com/memory-mib, node.kubernetes.io/instance-type, topology.kubernetes.io/zone, kubernetes.io/arch, kubernetes.io/os"
 // +kubebuilder:validation:XValidation:rule="!(self.operator in ['In', 'NotIn']) || (has(self.values) && size(self.values) > 0)",message="spec.requirements.values must not be empty when operator is In or NotIn"
 // +kubebuilder:validation:XValidation:rule="!(self.operator in ['Exists', 'DoesNotExist']) || !has(self.values) || size(self.values) == 0",message="spec.requirements.values must be empty when operator is Exists or DoesNotExist"
-// +kubebuilder:validation:XValidation:rule="!(self.operator in ['Gt', 'Lt']) || (has(self.values) && size(self.values) == 1 && self.values[0].matches('^-?[0-9]{1,18}$'))",message="spec.requirements.values must hold exactly one integer when operator is Gt or Lt"
+// +kubebuilder:validation:XValidation:rule="!(self.operator in ['Gt', 'Lt']) || (has(self.values) && size(self.values) == 1 && self.values[0].matches('^[0-9]{1,18}$'))",message="spec.requirements.values must hold exactly one non-negative integer when operator is Gt or Lt"
 type NodeSelectorRequirement struct {
 	// Key is the label key the requirement is about.
 	// +kubebuilder:validation:MaxLength=63
 	Key string `json:"key"`
 	// Operator relates the key to the values.
 	Operator NodeSelectorOperator `json:"operator"`
-	// Values: one or more for In/NotIn, exactly one integer for Gt/Lt, none for Exists/DoesNotExist.
+	// Values: one or more for In/NotIn, exactly one non-negative integer for Gt/Lt (the numeric
+	// labels are counts), none for Exists/DoesNotExist.
 	// +kubebuilder:validation:MaxItems=100
 	// +kubebuilder:validation:items:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="self.all(v, v.matches('^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$'))",message="spec.requirements.values must be valid label values (alphanumerics, '-', '_', '.'; at most 63 characters)"
@@ -177,6 +179,7 @@ type Disruption struct {
 	// ConsolidateAfter is how long a node must have been a consolidation candidate (empty, or
 	// underutilized) before it is acted on; "Never" disables consolidation for the group.
 	// +kubebuilder:default="0s"
+	// +kubebuilder:validation:XValidation:rule="self == 'Never' || self.matches('^([0-9]+(s|m|h))+$')",message="spec.disruption.consolidateAfter must be a duration of whole hours, minutes and seconds (e.g. \"30s\" or \"1h30m\") or \"Never\""
 	// +optional
 	ConsolidateAfter NillableDuration `json:"consolidateAfter,omitempty"`
 
@@ -221,7 +224,8 @@ type Budget struct {
 
 	// Duration is how long the budget stays active after each Schedule tick, e.g. "8h" or "1h30m".
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:Pattern=`^([0-9]+(s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(s|m|h))+$')",message="spec.disruption.budgets.duration must be a duration of whole hours, minutes and seconds (e.g. \"8h\" or \"1h30m\")"
 	// +optional
 	Duration *metav1.Duration `json:"duration,omitempty"`
 
