@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,8 @@ type tokenSource struct {
 	// refresh is a new exchange of the client credentials.
 	refreshToken string
 	inflight     *exchangeCall
+	// waiting counts callers blocked on another caller's exchange (observed by tests).
+	waiting atomic.Int32
 }
 
 type exchangeCall struct {
@@ -74,10 +77,13 @@ func (ts *tokenSource) get(ctx context.Context, stale string) (string, error) {
 			close(call.done)
 			return tok, err
 		}
+		ts.waiting.Add(1)
 		select {
 		case <-ctx.Done():
+			ts.waiting.Add(-1)
 			return "", ctx.Err()
 		case <-call.done:
+			ts.waiting.Add(-1)
 		}
 		if call.err != nil {
 			// The leader's own context ended: this caller may still have time to exchange.

@@ -1,6 +1,7 @@
 package vpsie
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -94,6 +95,7 @@ func newAPIServer(t *testing.T) *apiServer {
 
 func (s *apiServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	key := r.Method + " " + r.URL.Path
 	s.mu.Lock()
 	s.requests = append(s.requests, recordedRequest{Method: r.Method, Path: r.URL.Path, URI: r.RequestURI, Header: r.Header.Clone(), Body: string(body)})
