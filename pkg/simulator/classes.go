@@ -1,0 +1,168 @@
+package simulator
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+)
+
+// podClass is a set of pending pods the scheduler cannot tell apart: same namespace, labels and
+// scheduling-relevant spec. Filter gives the same answer for every member on every node, so
+// one PreFilter run and one Filter call per node decide for the whole class.
+type podClass struct {
+	key  string
+	pods []*corev1.Pod
+	// infos are the members' PodInfos (affinity terms parsed once), aligned with pods.
+	infos []fwk.PodInfo
+	req   [numDims]int64
+	// selfHostnameLimited: the class keeps its own members apart per node (required hostname
+	// anti-affinity or a DoNotSchedule hostname spread on its own labels). Packing estimates
+	// put at most one member per new node; Filter still decides.
+	selfHostnameLimited bool
+	// dependsOnOthers: Filter for this class changes as other pods are placed elsewhere
+	// (spread, pod affinity), so a node that rejected it once may accept it later.
+	dependsOnOthers bool
+	prep            *Prepared
+}
+
+// classKey covers every field the Filter plugins of the default profile read from the pod.
+// The owner is not part of it: two pods with identical labels and spec are interchangeable for
+// the scheduler whoever owns them, and coarser classes are cheaper.
+type classKey struct {
+	Namespace         string
+	Labels            map[string]string
+	SchedulerName     string
+	NodeName          string
+	NodeSelector      map[string]string
+	Affinity          *corev1.Affinity
+	Tolerations       []corev1.Toleration
+	Spread            []corev1.TopologySpreadConstraint
+	Containers        []containerKey
+	InitContainers    []containerKey
+	Overhead          corev1.ResourceList
+	Resources         *corev1.ResourceRequirements
+	Volumes           []corev1.Volume
+	PriorityClassName string
+	RuntimeClassName  *string
+	HostNetwork       bool
+	ResourceClaims    []corev1.PodResourceClaim
+	OS                *corev1.PodOS
+}
+
+type containerKey struct {
+	Resources     corev1.ResourceRequirements
+	Ports         []corev1.ContainerPort
+	RestartPolicy *corev1.ContainerRestartPolicy
+}
+
+func keyOf(p *corev1.Pod) string {
+	k := classKey{
+		Namespace: p.Namespace, Labels: p.Labels, SchedulerName: p.Spec.SchedulerName, NodeName: p.Spec.NodeName,
+		NodeSelector: p.Spec.NodeSelector, Affinity: p.Spec.Affinity, Tolerations: p.Spec.Tolerations,
+		Spread: p.Spec.TopologySpreadConstraints, Overhead: p.Spec.Overhead, Resources: p.Spec.Resources,
+		Volumes: p.Spec.Volumes, PriorityClassName: p.Spec.PriorityClassName, RuntimeClassName: p.Spec.RuntimeClassName,
+		HostNetwork: p.Spec.HostNetwork, ResourceClaims: p.Spec.ResourceClaims, OS: p.Spec.OS,
+	}
+	for _, c := range p.Spec.Containers {
+		k.Containers = append(k.Containers, containerKey{Resources: c.Resources, Ports: c.Ports, RestartPolicy: c.RestartPolicy})
+	}
+	for _, c := range p.Spec.InitContainers {
+		k.InitContainers = append(k.InitContainers, containerKey{Resources: c.Resources, Ports: c.Ports, RestartPolicy: c.RestartPolicy})
+	}
+	// json.Marshal sorts map keys, so equal specs give equal bytes.
+	b, err := json.Marshal(k)
+	if err != nil {
+		// Cannot happen for API types; a unique key keeps the pod in a class of its own.
+		return "unhashable/" + string(p.UID)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// buildClasses groups pods into classes, ordered largest first (by the larger of their cpu and
+// memory share of a reference node), then by key, so the order is deterministic.
+func buildClasses(pods []*corev1.Pod) ([]*podClass, error) {
+	byKey := map[string]*podClass{}
+	var out []*podClass
+	for _, p := range pods {
+		pi, err := framework.NewPodInfo(p)
+		if err != nil {
+			return nil, err
+		}
+		key := keyOf(p)
+		c, ok := byKey[key]
+		if !ok {
+			c = &podClass{key: key}
+			res := pi.CalculateResource()
+			c.req[dimCPU] = res.Resource.GetMilliCPU()
+			c.req[dimMemory] = res.Resource.GetMemory()
+			c.req[dimPods] = 1
+			c.selfHostnameLimited, c.dependsOnOthers = constraintsOf(p)
+			byKey[key] = c
+			out = append(out, c)
+		}
+		c.pods = append(c.pods, p)
+		c.infos = append(c.infos, pi)
+	}
+	slices.SortStableFunc(out, func(a, b *podClass) int {
+		if c := cmp.Compare(sizeScore(b.req), sizeScore(a.req)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	return out, nil
+}
+
+// sizeScore weighs a pod by its dominant resource, taking 1 cpu ~ 4 GiB (the shape of a
+// general-purpose node) so cpu- and memory-heavy pods compare sensibly.
+func sizeScore(req [numDims]int64) float64 {
+	cpu := float64(req[dimCPU]) / 1000
+	mem := float64(req[dimMemory]) / (4 << 30)
+	return max(cpu, mem)
+}
+
+func constraintsOf(p *corev1.Pod) (selfHostname, dependsOnOthers bool) {
+	for _, c := range p.Spec.TopologySpreadConstraints {
+		if c.WhenUnsatisfiable != corev1.DoNotSchedule {
+			continue
+		}
+		dependsOnOthers = true
+		if c.TopologyKey == corev1.LabelHostname && selectsPod(c.LabelSelector, p) {
+			selfHostname = true
+		}
+	}
+	if a := p.Spec.Affinity; a != nil {
+		if a.PodAffinity != nil && len(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0 {
+			dependsOnOthers = true
+		}
+		if a.PodAntiAffinity != nil {
+			for _, t := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+				if t.TopologyKey == corev1.LabelHostname && selectsPod(t.LabelSelector, p) {
+					selfHostname = true
+				}
+			}
+		}
+	}
+	return selfHostname, dependsOnOthers
+}
+
+// selectsPod says whether a term's selector matches the pod's own labels (same namespace
+// assumed: the estimate only needs to know whether a class repels itself).
+func selectsPod(sel *metav1.LabelSelector, p *corev1.Pod) bool {
+	if sel == nil {
+		return false
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return false
+	}
+	return s.Matches(labels.Set(p.Labels))
+}
