@@ -136,7 +136,9 @@ func nodeGroupFromAnswer(raw json.RawMessage) (*NodeGroup, bool) {
 	return &g, true
 }
 
-// DeleteNodeGroup deletes a node group.
+// DeleteNodeGroup deletes a node group. Like every DELETE it is retried on server and transport
+// errors, so a 404 can also mean an earlier attempt of this very call succeeded: callers treat
+// IsNotFound as "gone".
 func (c *Client) DeleteNodeGroup(ctx context.Context, groupID int) error {
 	if err := requirePositive("node group id", groupID); err != nil {
 		return fmt.Errorf("deleting node group, %w", err)
@@ -178,7 +180,8 @@ func (c *Client) AddWorker(ctx context.Context, clusterID string, groupID int) (
 
 // DeleteWorker deletes one worker of a managed cluster. When VPSie answers 404 (the worker is
 // already gone) the typed not-found error is returned as is, so the caller decides whether that
-// counts as success: check it with IsNotFound.
+// counts as success: check it with IsNotFound. (The call is retried on server and transport
+// errors, so a 404 may also follow an earlier attempt of this call that VPSie did carry out.)
 func (c *Client) DeleteWorker(ctx context.Context, clusterID, identifier string) error {
 	if err := errors.Join(requireID("cluster identifier", clusterID), requireID("node identifier", identifier)); err != nil {
 		return fmt.Errorf("deleting worker, %w", err)

@@ -41,8 +41,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	var err error
-	m.requests, err = register(reg, m.requests)
-	if err != nil {
+	if m.requests, err = register(reg, m.requests); err != nil {
 		return nil, err
 	}
 	if m.duration, err = register(reg, m.duration); err != nil {
