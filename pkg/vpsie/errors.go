@@ -102,16 +102,14 @@ var quotaPhrases = []string{
 }
 
 // IsQuotaExceeded reports whether err is (or wraps) a VPSie refusal for quota or capacity
-// reasons: any 403 (VPSie uses 403 for both "forbidden" and "over quota", and for an autoscaler
-// both mean "launching more here will not work, do not retry"), or any status whose message
-// contains one of the known quota phrases.
+// reasons: an answer (usually a 403) whose message contains one of the known quota phrases.
+// VPSie also answers 403 for plain permission problems; those are IsForbidden only, because
+// "this credential may not do that" needs an operator, while "over quota" means launching more
+// here will not work for now.
 func IsQuotaExceeded(err error) bool {
 	e, ok := asError(err)
 	if !ok {
 		return false
-	}
-	if e.HTTPStatus == http.StatusForbidden {
-		return true
 	}
 	msg := strings.ToLower(e.Message)
 	for _, p := range quotaPhrases {

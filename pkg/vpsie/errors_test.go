@@ -38,7 +38,8 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{name: "404", handler: fail(404, 404, "cluster not found"), wantStatus: 404, wantCode: 404, wantMessage: "cluster not found", want: predicates{notFound: true}},
 		{name: "401", handler: fail(401, 401, "invalid token"), wantStatus: 401, wantCode: 401, wantMessage: "invalid token", want: predicates{unauthorized: true}},
-		{name: "403 forbidden counts as quota", handler: fail(403, 403, "forbidden"), wantStatus: 403, wantCode: 403, wantMessage: "forbidden", want: predicates{forbidden: true, quota: true}},
+		{name: "403 forbidden is not quota", handler: fail(403, 403, "forbidden"), wantStatus: 403, wantCode: 403, wantMessage: "forbidden", want: predicates{forbidden: true}},
+		{name: "403 quota", handler: fail(403, 403, "Node count exceeds the allowed limit"), wantStatus: 403, wantCode: 403, wantMessage: "Node count exceeds the allowed limit", want: predicates{forbidden: true, quota: true}},
 		{name: "409", handler: fail(409, 409, "cluster is in transition"), wantStatus: 409, wantCode: 409, wantMessage: "cluster is in transition", want: predicates{conflict: true}},
 		{name: "429", handler: fail(429, 429, "slow down"), wantStatus: 429, wantCode: 429, wantMessage: "slow down", want: predicates{rateLimited: true}},
 		{name: "500", handler: fail(500, 500, "internal error"), wantStatus: 500, wantCode: 500, wantMessage: "internal error", want: predicates{server: true}},
