@@ -1,0 +1,68 @@
+package simulator
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
+)
+
+// benchDir is the shared benchmark corpus, outside the project (a user's clone has none).
+func benchDir(tb testing.TB) string {
+	tb.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	dir := filepath.Join(root, "..", "shared", "bench")
+	if _, err := os.Stat(filepath.Join(dir, "offerings.json")); err != nil {
+		tb.Skipf("benchmark corpus %s not present (it lives outside the project; CI has it): %v", dir, err)
+	}
+	return dir
+}
+
+func benchWorkloads(tb testing.TB) (offerings []cloudprovider.Offering, files []string) {
+	dir := benchDir(tb)
+	offerings, err := cloudprovider.LoadOfferings(filepath.Join(dir, "offerings.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	files, err = filepath.Glob(filepath.Join(dir, "workloads", "*.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sort.Strings(files)
+	return offerings, files
+}
+
+// BenchmarkSolve plans every bench workload and reports quality next to speed.
+func BenchmarkSolve(b *testing.B) {
+	offerings, files := benchWorkloads(b)
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		w, err := LoadWorkload(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in := w.Input(offerings)
+		b.Run(name, func(b *testing.B) {
+			var plan *Plan
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				if plan, err = Solve(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start).Seconds() / float64(b.N)
+			b.ReportMetric(float64(plan.Pending)/elapsed, "pods/s")
+			b.ReportMetric(float64(len(plan.NewNodes)), "new-nodes")
+			b.ReportMetric(plan.HourlyCost, "$/h")
+			b.ReportMetric(plan.LowerBound, "LB-$/h")
+			b.ReportMetric(plan.CostRatio(), "cost/LB")
+			b.ReportMetric(float64(len(plan.Unschedulable)), "unschedulable")
+		})
+	}
+}

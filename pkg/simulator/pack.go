@@ -1,0 +1,329 @@
+package simulator
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/scheduling"
+)
+
+// solver holds one planning run; tests keep it to re-check the final snapshot.
+type solver struct {
+	in        Input
+	snap      *Snapshot
+	sched     *Scheduler
+	groups    []*nodeGroup
+	templates []*template
+	classes   []*podClass
+	existing  []string
+	// existingFree is each existing node's free room before any pending pod was placed.
+	existingFree [][numDims]int64
+
+	// per class: next unplaced member, templates allowed for new nodes, and why not others.
+	next    []int
+	allowed [][]bool
+	reasons [][]string
+	// existingOK[c][e]: class c could run on existing node e if it had room.
+	existingOK [][]bool
+
+	placedOn map[string][]string // node -> pending pods placed there, in order
+	newNodes []*plannedNode
+}
+
+type plannedNode struct {
+	name string
+	tmpl *template
+}
+
+// Solve computes a plan for the pending pods of in.
+func Solve(in Input) (*Plan, error) {
+	s, err := newSolver(in)
+	if err != nil {
+		return nil, err
+	}
+	defer s.sched.Close()
+	return s.solve()
+}
+
+func newSolver(in Input) (*solver, error) {
+	reservation := scheduling.DefaultReservation()
+	if in.Reservation != nil {
+		reservation = *in.Reservation
+	}
+	if err := reservation.Validate(); err != nil {
+		return nil, err
+	}
+	s := &solver{in: in, snap: NewSnapshot(), placedOn: map[string][]string{}}
+	for _, ng := range in.NodeGroups {
+		g, err := parseNodeGroup(ng)
+		if err != nil {
+			return nil, err
+		}
+		s.groups = append(s.groups, g)
+	}
+	slices.SortStableFunc(s.groups, func(a, b *nodeGroup) int { return cmp.Compare(a.name, b.name) })
+	for _, o := range in.Offerings {
+		if err := o.Validate(); err != nil {
+			return nil, fmt.Errorf("invalid offering: %w", err)
+		}
+	}
+
+	for _, n := range in.Nodes {
+		if n.DeletionTimestamp != nil || !nodeReady(n) {
+			continue
+		}
+		if err := s.snap.AddNode(n); err != nil {
+			return nil, err
+		}
+		s.existing = append(s.existing, n.Name)
+		if g := s.group(n.Labels[v1alpha1.LabelNodeGroup]); g != nil {
+			cpu := n.Status.Capacity[corev1.ResourceCPU]
+			mem := n.Status.Capacity[corev1.ResourceMemory]
+			g.count(cpu.MilliValue(), mem.Value())
+		}
+	}
+	var pending []*corev1.Pod
+	for _, p := range in.Pods {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil {
+			continue
+		}
+		if p.Spec.NodeName != "" {
+			if s.snap.NodeInfo(p.Spec.NodeName) == nil {
+				continue // bound to a node we do not simulate
+			}
+			if err := s.snap.AddPod(withUID(p), p.Spec.NodeName); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if ownedByDaemonSet(p) {
+			continue // the daemonset controller places these, one per node
+		}
+		pending = append(pending, withUID(p))
+	}
+	sched, err := NewScheduler(s.snap)
+	if err != nil {
+		return nil, err
+	}
+	s.sched = sched
+	s.templates = buildTemplates(sched, s.groups, in.Offerings, in.DaemonSets, reservation)
+	s.classes, err = buildClasses(pending)
+	if err != nil {
+		sched.Close()
+		return nil, fmt.Errorf("grouping pending pods, %w", err)
+	}
+	return s, nil
+}
+
+func (s *solver) group(name string) *nodeGroup {
+	for _, g := range s.groups {
+		if g.name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	// Nodes without conditions (in-flight nodes, hand-written fixtures) count as usable.
+	return true
+}
+
+func ownedByDaemonSet(p *corev1.Pod) bool {
+	ref := metav1.GetControllerOf(p)
+	return ref != nil && ref.Kind == "DaemonSet"
+}
+
+// withUID gives a pod without a UID one derived from its name: the scheduler keys pods by UID.
+func withUID(p *corev1.Pod) *corev1.Pod {
+	if p.UID != "" {
+		return p
+	}
+	c := *p
+	c.UID = types.UID("simulated-" + p.Namespace + "/" + p.Name)
+	return &c
+}
+
+func (s *solver) solve() (*Plan, error) {
+	start := time.Now()
+	nc := len(s.classes)
+	s.next = make([]int, nc)
+	s.allowed = make([][]bool, nc)
+	s.reasons = make([][]string, nc)
+	s.existingOK = make([][]bool, nc)
+	pending := 0
+	for ci, c := range s.classes {
+		c.prep = s.sched.Prepare(c.pods[0])
+		pending += len(c.pods)
+		s.classifyTemplates(ci)
+		s.existingOK[ci] = make([]bool, len(s.existing))
+		for ei, name := range s.existing {
+			empty := newNodeInfo(s.snap.NodeInfo(name).Node())
+			s.existingOK[ci][ei] = s.sched.Filter(c.prep, empty).IsSuccess()
+		}
+	}
+	for _, name := range s.existing {
+		s.existingFree = append(s.existingFree, freeOf(s.snap.NodeInfo(name)))
+	}
+	lowerBound, err := s.lowerBound()
+	if err != nil {
+		return nil, err
+	}
+
+	if err := s.fillExisting(); err != nil {
+		return nil, err
+	}
+	if err := s.openNewNodes(); err != nil {
+		return nil, err
+	}
+
+	plan := &Plan{Pending: pending, LowerBound: lowerBound}
+	for _, name := range s.existing {
+		if pods := s.placedOn[name]; len(pods) > 0 {
+			plan.Existing = append(plan.Existing, Placement{Node: name, Pods: pods})
+		}
+	}
+	for _, n := range s.newNodes {
+		plan.NewNodes = append(plan.NewNodes, NewNode{
+			Name: n.name, NodeGroup: n.tmpl.group.name, Offering: n.tmpl.offering, Pods: s.placedOn[n.name],
+		})
+		plan.HourlyCost += n.tmpl.offering.HourlyPrice
+	}
+	for ci, c := range s.classes {
+		for _, p := range c.pods[s.next[ci]:] {
+			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Pod: podKey(p), Reasons: s.unplacedReasons(ci)})
+		}
+	}
+	slices.SortFunc(plan.Unschedulable, func(a, b Unschedulable) int { return cmp.Compare(a.Pod, b.Pod) })
+	plan.SolveTime = time.Since(start)
+	return plan, nil
+}
+
+// classifyTemplates decides which templates class ci may get a NEW node from: those whose
+// framework Filter accepts the class on an empty node of the template, restricted to the
+// highest-weight NodeGroup(s) that have one. It records a reason per NodeGroup otherwise.
+func (s *solver) classifyTemplates(ci int) {
+	c := s.classes[ci]
+	fits := make([]bool, len(s.templates))
+	bestWeight := int32(math.MinInt32)
+	for ti, t := range s.templates {
+		if st := s.sched.Filter(c.prep, t.info); st.IsSuccess() {
+			fits[ti] = true
+			bestWeight = max(bestWeight, t.group.weight)
+		}
+	}
+	s.allowed[ci] = make([]bool, len(s.templates))
+	for ti, t := range s.templates {
+		s.allowed[ci][ti] = fits[ti] && t.group.weight == bestWeight
+	}
+	for _, g := range s.groups {
+		var largest *template
+		any := false
+		for ti, t := range s.templates {
+			if t.group != g {
+				continue
+			}
+			any = any || fits[ti]
+			if largest == nil || t.free[dimCPU]+t.free[dimMemory]/(4<<20) > largest.free[dimCPU]+largest.free[dimMemory]/(4<<20) {
+				largest = t
+			}
+		}
+		switch {
+		case any:
+			continue
+		case largest == nil:
+			s.reasons[ci] = append(s.reasons[ci], fmt.Sprintf("%s: no offering allowed (%s)", g.name, summarize(g.excluded, 3)))
+		default:
+			st := s.sched.Filter(c.prep, largest.info)
+			s.reasons[ci] = append(s.reasons[ci], fmt.Sprintf("%s: %v on the largest allowed offering %s (%s cpu, %dMi memory free after daemonsets)",
+				g.name, StatusError(st), largest.offering.Name, milliString(largest.free[dimCPU]), largest.free[dimMemory]>>20))
+		}
+	}
+	if len(s.groups) == 0 {
+		s.reasons[ci] = append(s.reasons[ci], "no NodeGroups")
+	}
+}
+
+func summarize(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(items[:n], "; "), len(items)-n)
+}
+
+func (s *solver) unplacedReasons(ci int) []string {
+	if len(s.reasons[ci]) > 0 {
+		return s.reasons[ci]
+	}
+	// The class could use some template but ran out of room within NodeGroup limits.
+	var out []string
+	seen := map[*nodeGroup]bool{}
+	for ti, t := range s.templates {
+		if s.allowed[ci][ti] && !seen[t.group] {
+			seen[t.group] = true
+			if t.group.allows(t.offering) {
+				out = append(out, fmt.Sprintf("%s: did not fit on any planned node", t.group.name))
+			} else {
+				out = append(out, t.group.limitReason())
+			}
+		}
+	}
+	return out
+}
+
+// fillExisting places pending pods on existing nodes first-fit, class by class, never moving
+// anything that is already there.
+func (s *solver) fillExisting() error {
+	for ci, c := range s.classes {
+		rejected := make([]bool, len(s.existing))
+		for s.next[ci] < len(c.pods) {
+			placed := false
+			for ei, name := range s.existing {
+				if rejected[ei] || !s.existingOK[ci][ei] {
+					continue
+				}
+				if s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
+					if err := s.place(ci, name); err != nil {
+						return err
+					}
+					placed = true
+					break
+				}
+				// Resources and anti-affinity only get tighter as pods are added, so a node that
+				// rejects a class keeps rejecting it - unless the class depends on other pods.
+				if !c.dependsOnOthers {
+					rejected[ei] = true
+				}
+			}
+			if !placed {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func (s *solver) place(ci int, node string) error {
+	c := s.classes[ci]
+	i := s.next[ci]
+	if err := s.sched.PlaceInfo(c.prep, c.infos[i], node); err != nil {
+		return err
+	}
+	s.placedOn[node] = append(s.placedOn[node], podKey(c.pods[i]))
+	s.next[ci]++
+	return nil
+}
