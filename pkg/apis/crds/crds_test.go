@@ -1,6 +1,9 @@
 package crds
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -45,4 +48,38 @@ func TestDecodeRejectsNonCRDAndEmpty(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("decoding crd x.yaml")))
 	_, err = decodeAll(fstest.MapFS{})
 	g.Expect(err).To(MatchError(ContainSubstring("no crds embedded")))
+}
+
+// The chart installs copies of these files; a stale copy would ship an old schema.
+func TestChartCopiesMatch(t *testing.T) {
+	g := NewWithT(t)
+	names, err := fs.Glob(files, "*.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	chart := filepath.Join("..", "..", "..", "charts", "vpsie-autoscaler", "crds")
+	copies, err := filepath.Glob(filepath.Join(chart, "*.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(copies).To(HaveLen(len(names)), "charts/vpsie-autoscaler/crds holds exactly the generated CRDs; run `make generate`")
+	for _, name := range names {
+		want, err := fs.ReadFile(files, name)
+		g.Expect(err).NotTo(HaveOccurred())
+		got, err := os.ReadFile(filepath.Join(chart, name))
+		g.Expect(err).NotTo(HaveOccurred(), "chart copy of %s", name)
+		g.Expect(string(got)).To(Equal(string(want)), "chart copy of %s is stale; run `make generate`", name)
+	}
+}
+
+func TestPrinterColumns(t *testing.T) {
+	g := NewWithT(t)
+	list, err := CRDs()
+	g.Expect(err).NotTo(HaveOccurred())
+	columns := map[string][]string{}
+	for _, crd := range list {
+		for _, c := range crd.Spec.Versions[0].AdditionalPrinterColumns {
+			if c.Priority == 0 {
+				columns[crd.Spec.Names.Kind] = append(columns[crd.Spec.Names.Kind], c.Name)
+			}
+		}
+	}
+	g.Expect(columns["NodeGroup"]).To(Equal([]string{"Min", "Max", "Nodes", "Ready", "Weight", "Age"}))
+	g.Expect(columns["VPSieNode"]).To(Equal([]string{"NodeGroup", "Offering", "Node", "Phase", "Price", "Age"}))
 }
