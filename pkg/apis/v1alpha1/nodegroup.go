@@ -133,6 +133,9 @@ type NodeSelectorRequirement struct {
 }
 
 // NodeTemplate is what every node of a group gets.
+//
+// A Node may not carry two taints with the same key and effect, so the lists may not overlap.
+// +kubebuilder:validation:XValidation:rule="!has(self.taints) || !has(self.startupTaints) || self.taints.all(t, !self.startupTaints.exists(s, s.key == t.key && s.effect == t.effect))",message="spec.template.taints and spec.template.startupTaints must not both hold a taint with the same key and effect"
 type NodeTemplate struct {
 	// Labels added to every node. Keys the autoscaler sets itself (autoscaling.vpsie.com/*,
 	// kubernetes.io/hostname, node.kubernetes.io/instance-type, topology.kubernetes.io/zone,
@@ -146,6 +149,7 @@ type NodeTemplate struct {
 
 	// Taints put on every node for its whole life.
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u.key == t.key && u.effect == t.effect))",message="spec.template.taints must not repeat a key with the same effect"
 	// +optional
 	Taints []Taint `json:"taints,omitempty"`
 
@@ -153,6 +157,7 @@ type NodeTemplate struct {
 	// them; the autoscaler treats pods as schedulable despite them and waits for them to go before
 	// calling the node initialized.
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u.key == t.key && u.effect == t.effect))",message="spec.template.startupTaints must not repeat a key with the same effect"
 	// +optional
 	StartupTaints []Taint `json:"startupTaints,omitempty"`
 }
@@ -231,6 +236,7 @@ type Budget struct {
 
 	// Reasons restrict the budget to these disruption reasons; empty means all reasons.
 	// +kubebuilder:validation:MaxItems=4
+	// +listType=set
 	// +optional
 	Reasons []DisruptionReason `json:"reasons,omitempty"`
 }

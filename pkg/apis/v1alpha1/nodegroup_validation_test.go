@@ -150,6 +150,23 @@ var invalidNodeGroups = []invalidCase{
 		ng.Spec.Template.StartupTaints = []v1alpha1.Taint{{Key: "node.cilium.io/agent-not-ready", Value: "-no-", Effect: corev1.TaintEffectNoExecute}}
 	}), []string{"spec.template.startupTaints[0].value", "taint value must be a valid label value"}},
 
+	{"taint repeated", nodeGroupWith(func(ng *v1alpha1.NodeGroup) {
+		ng.Spec.Template.Taints = []v1alpha1.Taint{
+			{Key: "dedicated", Value: "a", Effect: corev1.TaintEffectNoSchedule},
+			{Key: "dedicated", Value: "b", Effect: corev1.TaintEffectNoSchedule},
+		}
+	}), []string{"spec.template.taints", "spec.template.taints must not repeat a key with the same effect"}},
+	{"startup taint repeated", nodeGroupWith(func(ng *v1alpha1.NodeGroup) {
+		ng.Spec.Template.StartupTaints = []v1alpha1.Taint{
+			{Key: "example.com/booting", Effect: corev1.TaintEffectNoExecute},
+			{Key: "example.com/booting", Effect: corev1.TaintEffectNoExecute},
+		}
+	}), []string{"spec.template.startupTaints must not repeat a key with the same effect"}},
+	{"taint both permanent and startup", nodeGroupWith(func(ng *v1alpha1.NodeGroup) {
+		ng.Spec.Template.Taints = []v1alpha1.Taint{{Key: "example.com/booting", Effect: corev1.TaintEffectNoSchedule}}
+		ng.Spec.Template.StartupTaints = []v1alpha1.Taint{{Key: "example.com/booting", Value: "x", Effect: corev1.TaintEffectNoSchedule}}
+	}), []string{"spec.template: Invalid value", "spec.template.taints and spec.template.startupTaints must not both hold a taint with the same key and effect"}},
+
 	// limits
 	{"limits negative", nodeGroupWith(func(ng *v1alpha1.NodeGroup) {
 		ng.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("-1")}
@@ -193,6 +210,8 @@ var invalidNodeGroups = []invalidCase{
 		return unstructuredOf("NodeGroup", map[string]any{"datacenterID": "dc-1", "maxNodes": int64(3),
 			"disruption": map[string]any{"budgets": []any{map[string]any{"nodes": "1", "schedule": "@daily", "duration": "1d"}}}})
 	}, []string{"spec.disruption.budgets[0].duration", "spec.disruption.budgets.duration must be a duration of whole hours, minutes and seconds"}},
+	{"budget reason repeated", withBudget(v1alpha1.Budget{Nodes: "1", Reasons: []v1alpha1.DisruptionReason{"Empty", "Empty"}}),
+		[]string{"spec.disruption.budgets[0].reasons[1]", `Duplicate value: "Empty"`}},
 	{"budget reason unknown", withBudget(v1alpha1.Budget{Nodes: "1", Reasons: []v1alpha1.DisruptionReason{"Bored"}}),
 		[]string{"spec.disruption.budgets[0].reasons[0]", `Unsupported value: "Bored"`}},
 }
@@ -295,6 +314,13 @@ func TestNodeGroupAcceptsValidSpecs(t *testing.T) {
 		{"Gt zero and zero limits", nodeGroupWith(func(ng *v1alpha1.NodeGroup) {
 			ng.Spec.Requirements = []v1alpha1.NodeSelectorRequirement{requirement(v1alpha1.LabelCPU, v1alpha1.NodeSelectorOpGt, "0")}
 			ng.Spec.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("0")}
+		})().(*v1alpha1.NodeGroup)},
+		{"one taint key with two effects", nodeGroupWith(func(ng *v1alpha1.NodeGroup) {
+			ng.Spec.Template.Taints = []v1alpha1.Taint{
+				{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule},
+				{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoExecute},
+			}
+			ng.Spec.Template.StartupTaints = []v1alpha1.Taint{{Key: "dedicated", Effect: corev1.TaintEffectPreferNoSchedule}}
 		})().(*v1alpha1.NodeGroup)},
 		{"cron with ranges, steps and lists", nodeGroupWith(func(ng *v1alpha1.NodeGroup) {
 			ng.Spec.Disruption.Budgets = []v1alpha1.Budget{{Nodes: "1", Schedule: ptr.To("*/15 0-6,22-23 1,15 * ?"), Duration: hours(1)}}

@@ -55,11 +55,13 @@ type VPSieNodeSpec struct {
 
 	// Taints the Node gets (copied from the NodeGroup template when created).
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u.key == t.key && u.effect == t.effect))",message="spec.taints must not repeat a key with the same effect"
 	// +optional
 	Taints []Taint `json:"taints,omitempty"`
 
 	// StartupTaints expected on the Node until something else removes them.
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u.key == t.key && u.effect == t.effect))",message="spec.startupTaints must not repeat a key with the same effect"
 	// +optional
 	StartupTaints []Taint `json:"startupTaints,omitempty"`
 

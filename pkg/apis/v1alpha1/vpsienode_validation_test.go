@@ -34,6 +34,9 @@ var invalidVPSieNodes = []invalidCase{
 	{"taint key invalid", vpsieNodeWith(func(vn *v1alpha1.VPSieNode) {
 		vn.Spec.Taints = []v1alpha1.Taint{{Key: "has space", Effect: corev1.TaintEffectNoSchedule}}
 	}), []string{"spec.taints[0].key", "taint key must be a qualified name"}},
+	{"taint repeated", vpsieNodeWith(func(vn *v1alpha1.VPSieNode) {
+		vn.Spec.Taints = []v1alpha1.Taint{{Key: "a", Effect: corev1.TaintEffectNoSchedule}, {Key: "a", Effect: corev1.TaintEffectNoSchedule}}
+	}), []string{"spec.taints", "spec.taints must not repeat a key with the same effect"}},
 	{"startup taint effect unknown", vpsieNodeWith(func(vn *v1alpha1.VPSieNode) {
 		vn.Spec.StartupTaints = []v1alpha1.Taint{{Key: "example.com/booting", Effect: "Eventually"}}
 	}), []string{"spec.startupTaints[0].effect", `Unsupported value: "Eventually"`}},
