@@ -261,6 +261,10 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
 	writeData(w, "node group deleted", true)
 }
 
+// capacityMessage refuses a size without capacity. It carries "maximum number of", one of the
+// quota phrases of VPSIE_API.md, because clients classify capacity refusals by those phrases.
+const capacityMessage = "insufficient capacity: the maximum number of %s servers in datacenter %s is reached; the size is currently unavailable"
+
 type addWorkerAnswer struct {
 	Identifier string `json:"identifier"`
 	Hostname   string `json:"hostname"`
@@ -291,7 +295,7 @@ func (s *Server) handleAddWorker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.sizeUnavailable(g.Size) {
-		writeError(w, http.StatusForbidden, "insufficient capacity: size %s is currently unavailable in datacenter %s", g.Size.Name, c.cfg.Datacenter)
+		writeError(w, http.StatusForbidden, capacityMessage, g.Size.Name, c.cfg.Datacenter)
 		return
 	}
 	s.hostCounter++

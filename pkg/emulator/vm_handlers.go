@@ -100,7 +100,7 @@ func (s *Server) handleCreateVM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.sizeUnavailable(plan) {
-		writeError(w, http.StatusForbidden, "insufficient capacity: plan %s is currently unavailable in datacenter %s", plan.Name, body.DCIdentifier)
+		writeError(w, http.StatusForbidden, capacityMessage, plan.Name, body.DCIdentifier)
 		return
 	}
 	priv, pub := s.nextAddresses()

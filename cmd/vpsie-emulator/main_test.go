@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/emulator"
+)
+
+const catalogue = "../../hack/examples/offerings.json"
+
+func TestParseFlags(t *testing.T) {
+	g := NewWithT(t)
+	o, err := parseFlags([]string{
+		"--listen", "127.0.0.1:0", "--offerings", catalogue,
+		"--cluster", "c1,c2", "--cluster", "c3", "--datacenter", "dc-x",
+		"--token", "t1", "--client-id", "id", "--client-secret", "sec",
+		"--boot-delay", "3s", "--add-worker-mode", "async",
+		"--error-rate", "add-worker=0.1, *=0.01", "--latency", "add-worker=2s,*=50ms",
+		"--rate-limit-per-minute", "60", "--max-workers", "7", "--unavailable-sizes", "s-1vcpu-1gb,104",
+		"--token-ttl", "90s", "--seed", "9", "--hostname-prefix", "e2e",
+	}, io.Discard)
+	g.Expect(err).NotTo(HaveOccurred())
+	c := o.config
+	g.Expect(c.Clusters).To(Equal([]emulator.ClusterConfig{
+		{Identifier: "c1", Datacenter: "dc-x"}, {Identifier: "c2", Datacenter: "dc-x"}, {Identifier: "c3", Datacenter: "dc-x"},
+	}))
+	g.Expect(c.Tokens).To(Equal([]string{"t1"}))
+	g.Expect(c.ClientID).To(Equal("id"))
+	g.Expect(c.ClientSecret).To(Equal("sec"))
+	g.Expect(c.Seed).To(Equal(uint64(9)))
+	g.Expect(c.HostnamePrefix).To(Equal("e2e"))
+	sw := c.Switches
+	g.Expect(sw.BootDelay).To(Equal(emulator.Duration(3 * time.Second)))
+	g.Expect(sw.AddWorkerMode).To(Equal("async"))
+	g.Expect(sw.ErrorRates).To(Equal(map[string]float64{"add-worker": 0.1, "*": 0.01}))
+	g.Expect(sw.Latencies).To(Equal(map[string]emulator.Duration{
+		"add-worker": emulator.Duration(2 * time.Second), "*": emulator.Duration(50 * time.Millisecond)}))
+	g.Expect(sw.RateLimit).To(Equal(60))
+	g.Expect(sw.MaxWorkers).To(Equal(7))
+	g.Expect(sw.UnavailableSizes).To(Equal([]string{"s-1vcpu-1gb", "104"}))
+	g.Expect(sw.TokenTTL).To(Equal(emulator.Duration(90 * time.Second)))
+
+	o, err = parseFlags([]string{"--token", "t", "--latency", "100ms"}, io.Discard)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(o.config.Switches.Latencies).To(Equal(map[string]emulator.Duration{"*": emulator.Duration(100 * time.Millisecond)}))
+	g.Expect(o.config.Clusters).To(Equal([]emulator.ClusterConfig{{Identifier: emulator.DefaultClusterID, Datacenter: emulator.DefaultDatacenter}}))
+	g.Expect(o.config.ListenAddress).To(Equal("127.0.0.1:8090"))
+}
+
+func TestParseFlagsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"non-loopback", []string{"--listen", "0.0.0.0:8090"}, "allow-non-loopback"},
+		{"bad error rate", []string{"--error-rate", "add-worker=lots"}, "not a number"},
+		{"error rate without call", []string{"--error-rate", "0.5"}, "not call=value"},
+		{"bad latency", []string{"--latency", "add-worker=slow"}, "--latency"},
+		{"bad duration", []string{"--boot-delay", "soon"}, "invalid value"},
+		{"unknown flag", []string{"--nope"}, "not defined"},
+		{"extra argument", []string{"serve"}, "unexpected arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseFlags(tc.args, io.Discard)
+			NewWithT(t).Expect(err).To(MatchError(ContainSubstring(tc.msg)))
+		})
+	}
+	_, err := parseFlags([]string{"--listen", "0.0.0.0:0", "--allow-non-loopback"}, io.Discard)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+}
+
+func TestRunRefusesBadSwitchesAndMissingCredentials(t *testing.T) {
+	g := NewWithT(t)
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"--listen", "127.0.0.1:0", "--offerings", catalogue}, &out, &out, nil)
+	g.Expect(err).To(MatchError(ContainSubstring("no credentials")))
+	err = run(t.Context(), []string{"--listen", "127.0.0.1:0", "--offerings", catalogue, "--token", "t",
+		"--add-worker-mode", "maybe"}, &out, &out, nil)
+	g.Expect(err).To(MatchError(ContainSubstring("addWorkerMode")))
+	err = run(t.Context(), []string{"--token", "t", "--offerings", "/nonexistent.json"}, &out, &out, nil)
+	g.Expect(err).To(MatchError(ContainSubstring("reading offerings")))
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunServesAndShutsDownWithoutLoggingSecrets(t *testing.T) {
+	g := NewWithT(t)
+	const token, secret = "tok-never-logged-1234", "secret-never-logged-5678"
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr syncBuffer
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--offerings", catalogue, "--token", token,
+			"--client-id", "cid", "--client-secret", secret, "--boot-delay", "0s"}, &stdout, &stderr,
+			func(url string) { ready <- url })
+	}()
+	var url string
+	g.Eventually(ready, 10*time.Second).Should(Receive(&url))
+
+	call := func(method, path, body, tok string) (int, string) {
+		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
+		g.Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("Content-Type", "application/json")
+		if tok != "" {
+			req.Header.Set("Vpsie-Auth", tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, body := call("POST", "/apps/v2/k8s/cluster/add/group",
+		`{"clusterIdentifier":"`+emulator.DefaultClusterID+`","groupName":"g","KubeSizeID":104}`, token)
+	g.Expect(status).To(Equal(http.StatusOK), body)
+	status, _ = call("POST", "/apps/v2/k8s/cluster/byId/"+emulator.DefaultClusterID+"/add/slave/group/1", "", token)
+	g.Expect(status).To(Equal(http.StatusOK))
+	status, _ = call("POST", "/apps/v2/auth/from/api", `{"clientId":"cid","clientSecret":"`+secret+`"}`, "")
+	g.Expect(status).To(Equal(http.StatusOK))
+	status, _ = call("GET", "/api/v2/vm", "", "wrong-token")
+	g.Expect(status).To(Equal(http.StatusUnauthorized))
+	status, body = call("GET", "/admin/workers", "", "")
+	g.Expect(status).To(Equal(http.StatusOK))
+	var workers struct {
+		Data []emulator.AdminWorker `json:"data"`
+	}
+	g.Expect(json.Unmarshal([]byte(body), &workers)).To(Succeed())
+	g.Expect(workers.Data).To(HaveLen(1))
+	g.Expect(workers.Data[0].Size).To(Equal("s-2vcpu-4gb"))
+
+	cancel()
+	g.Eventually(done, 10*time.Second).Should(Receive(BeNil()))
+	g.Expect(stdout.String()).To(HavePrefix(url))
+	logs := stderr.String()
+	g.Expect(logs).To(ContainSubstring("worker added"))
+	g.Expect(logs).To(ContainSubstring(`"msg":"stopped"`))
+	g.Expect(logs).NotTo(ContainSubstring(token))
+	g.Expect(logs).NotTo(ContainSubstring(secret))
+	_, err := http.Get(url + "/admin/calls")
+	g.Expect(err).To(HaveOccurred(), "the listener is closed")
+}
