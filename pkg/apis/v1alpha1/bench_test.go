@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
+	v1alpha1 "github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/test/tools"
 )
 
@@ -37,7 +37,7 @@ func readNodeGroups(path string) ([]nodeGroupDocument, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s, %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	r := utilyaml.NewYAMLReader(bufio.NewReaderSize(f, 1<<20))
 	var out []nodeGroupDocument
 	for i := 0; ; i++ {

@@ -8,7 +8,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/crds"
-	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
+	v1alpha1 "github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 )
 
 func nodeGroupSpecSchema(g Gomega) apiextensionsv1.JSONSchemaProps {
