@@ -249,8 +249,9 @@ func (s *solver) classifyTemplates(ci int) {
 			s.reasons[ci] = append(s.reasons[ci], fmt.Sprintf("%s: no offering allowed (%s)", g.name, summarize(g.excluded, 3)))
 		default:
 			st := s.sched.Filter(c.prep, largest.info)
-			s.reasons[ci] = append(s.reasons[ci], fmt.Sprintf("%s: %v on the largest allowed offering %s (%s cpu, %dMi memory free after daemonsets)",
-				g.name, StatusError(st), largest.offering.Name, milliString(largest.free[dimCPU]), largest.free[dimMemory]>>20))
+			s.reasons[ci] = append(s.reasons[ci], fmt.Sprintf("%s: %v (pod requests %s cpu, %dMi memory; largest allowed offering %s has %s cpu, %dMi memory free after daemonsets)",
+				g.name, StatusError(st), milliString(c.req[dimCPU]), c.req[dimMemory]>>20,
+				largest.offering.Name, milliString(largest.free[dimCPU]), largest.free[dimMemory]>>20))
 		}
 	}
 	if len(s.groups) == 0 {
