@@ -150,3 +150,16 @@ func TestTaintConversions(t *testing.T) {
 	}))
 	g.Expect(TaintFromCore(core[0])).To(Equal(in[0]))
 }
+
+func TestBudgetAppliesTo(t *testing.T) {
+	g := NewWithT(t)
+	all := Budget{Nodes: "1"}
+	for _, r := range []DisruptionReason{DisruptionReasonEmpty, DisruptionReasonUnderutilized, DisruptionReasonDrifted, DisruptionReasonExpired} {
+		g.Expect(all.AppliesTo(r)).To(BeTrue(), "a budget without reasons limits %s", r)
+	}
+	some := Budget{Nodes: "0", Reasons: []DisruptionReason{DisruptionReasonUnderutilized, DisruptionReasonDrifted}}
+	g.Expect(some.AppliesTo(DisruptionReasonUnderutilized)).To(BeTrue())
+	g.Expect(some.AppliesTo(DisruptionReasonDrifted)).To(BeTrue())
+	g.Expect(some.AppliesTo(DisruptionReasonEmpty)).To(BeFalse())
+	g.Expect(some.AppliesTo(DisruptionReasonExpired)).To(BeFalse())
+}
