@@ -59,13 +59,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("vpsie-emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		clusters, tokens, unavailable listFlag
-		errorRates, latency           string
-		o                             options
-		c                             = &o.config
-		bootDelay, tokenTTL           time.Duration
-		addWorkerMode, datacenter     string
-		seed                          uint64
+		clusters, tokens, unavailable  listFlag
+		errorRates, latency            string
+		o                              options
+		c                              = &o.config
+		bootDelay, tokenTTL, listDelay time.Duration
+		addWorkerMode, datacenter      string
+		seed                           uint64
 	)
 	fs.StringVar(&c.ListenAddress, "listen", "127.0.0.1:8090", "address to listen on (loopback only unless --allow-non-loopback)")
 	fs.BoolVar(&c.AllowNonLoopback, "allow-non-loopback", false, "allow a listen address that is not loopback")
@@ -85,6 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&c.Switches.MaxWorkers, "max-workers", 0, "quota of workers per cluster (0: unlimited)")
 	fs.IntVar(&c.Switches.MaxVMs, "max-vms", 0, "quota of plain VMs (0: unlimited)")
 	fs.Var(&unavailable, "unavailable-sizes", "size names or ids without capacity (comma list)")
+	fs.DurationVar(&listDelay, "async-list-delay", 0, "in async mode, how long a new worker stays out of the cluster's node list")
+	fs.BoolVar(&c.Switches.DeleteProvisioningConflict, "delete-provisioning-conflict", false, "answer 409 to deleting a worker that is still provisioning")
 	fs.DurationVar(&tokenTTL, "token-ttl", emulator.DefaultTokenTTL, "lifetime of tokens issued by the auth call")
 	fs.DurationVar(&c.ReconcileInterval, "reconcile-interval", emulator.DefaultReconcileInterval, "period of the boot loop")
 	fs.Uint64Var(&seed, "seed", 1, "seed of identifiers, tokens and injected errors")
@@ -115,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	c.Switches.BootDelay = emulator.Duration(bootDelay)
 	c.Switches.AddWorkerMode = addWorkerMode
 	c.Switches.TokenTTL = emulator.Duration(tokenTTL)
+	c.Switches.AsyncListDelay = emulator.Duration(listDelay)
 	c.Switches.UnavailableSizes = unavailable
 	var err error
 	if c.Switches.ErrorRates, err = parseErrorRates(errorRates); err != nil {

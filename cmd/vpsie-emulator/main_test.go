@@ -28,6 +28,7 @@ func TestParseFlags(t *testing.T) {
 		"--error-rate", "add-worker=0.1, *=0.01", "--latency", "add-worker=2s,*=50ms",
 		"--rate-limit-per-minute", "60", "--max-workers", "7", "--unavailable-sizes", "s-1vcpu-1gb,104",
 		"--token-ttl", "90s", "--seed", "9", "--hostname-prefix", "e2e",
+		"--async-list-delay", "5s", "--delete-provisioning-conflict",
 	}, io.Discard)
 	g.Expect(err).NotTo(HaveOccurred())
 	c := o.config
@@ -49,6 +50,8 @@ func TestParseFlags(t *testing.T) {
 	g.Expect(sw.MaxWorkers).To(Equal(7))
 	g.Expect(sw.UnavailableSizes).To(Equal([]string{"s-1vcpu-1gb", "104"}))
 	g.Expect(sw.TokenTTL).To(Equal(emulator.Duration(90 * time.Second)))
+	g.Expect(sw.AsyncListDelay).To(Equal(emulator.Duration(5 * time.Second)))
+	g.Expect(sw.DeleteProvisioningConflict).To(BeTrue())
 
 	o, err = parseFlags([]string{"--token", "t", "--latency", "100ms"}, io.Discard)
 	g.Expect(err).NotTo(HaveOccurred())

@@ -39,6 +39,8 @@ type AdminWorker struct {
 	Status      string    `json:"status"`
 	NodeCreated bool      `json:"nodeCreated"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// Listed says whether the worker shows in the cluster's node list yet (see AsyncListDelay).
+	Listed bool `json:"listed"`
 }
 
 // AdminVM is a VM as GET /admin/vms reports it.
@@ -80,11 +82,13 @@ func (s *Server) Workers() []AdminWorker {
 		all = append(all, w)
 	}
 	sortWorkers(all)
+	now := s.clock.Now()
 	out := make([]AdminWorker, 0, len(all))
 	for _, w := range all {
 		out = append(out, AdminWorker{
 			Identifier: w.Identifier, Hostname: w.Hostname, Cluster: w.ClusterID, GroupID: w.GroupID,
 			Size: w.Size.Name, SizeID: w.Size.ID, Status: w.Status, NodeCreated: w.NodeCreated, CreatedAt: w.CreatedAt,
+			Listed: !now.Before(w.ListedAt),
 		})
 	}
 	return out

@@ -1,7 +1,3 @@
-// Package emulator implements the VPSie API contract of VPSIE_API.md from in-memory state, so the
-// client, the cloud provider and the end-to-end tests can run without the real cloud. Workers and
-// VMs "boot" after a configurable delay by becoming Kubernetes Nodes (kwok-managed) with the
-// providerID the real VPSie cloud controller manager would set.
 package emulator
 
 import (
@@ -133,6 +129,26 @@ type Switches struct {
 	UnavailableSizes []string `json:"unavailableSizes,omitempty"`
 	// TokenTTL is the lifetime of access tokens issued by the auth call (applies to new tokens).
 	TokenTTL Duration `json:"tokenTTL"`
+	// AsyncListDelay hides a worker added in async mode from the cluster's node list and the
+	// group's nodes_count for this long, as the real API does while it builds the worker. The
+	// worker still counts against the quota.
+	AsyncListDelay Duration `json:"asyncListDelay"`
+	// DeleteProvisioningConflict answers 409 (resource in transition) to deleting a worker that
+	// is still provisioning.
+	DeleteProvisioningConflict bool `json:"deleteProvisioningConflict"`
+}
+
+// MarshalLog shows durations as strings in logs.
+func (s Switches) MarshalLog() any {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err.Error()
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err.Error()
+	}
+	return m
 }
 
 func (s Switches) clone() Switches {
@@ -171,8 +187,8 @@ func (s Switches) Validate() error {
 	if s.AddWorkerMode != AddWorkerSync && s.AddWorkerMode != AddWorkerAsync {
 		return fmt.Errorf("addWorkerMode must be %q or %q, got %q", AddWorkerSync, AddWorkerAsync, s.AddWorkerMode)
 	}
-	if s.BootDelay < 0 {
-		return fmt.Errorf("bootDelay must not be negative")
+	if s.BootDelay < 0 || s.AsyncListDelay < 0 {
+		return fmt.Errorf("bootDelay and asyncListDelay must not be negative")
 	}
 	for call, rate := range s.ErrorRates {
 		if err := validCall(call); err != nil {

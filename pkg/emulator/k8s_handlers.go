@@ -123,7 +123,7 @@ func (s *Server) handleGetCluster(w http.ResponseWriter, r *http.Request) {
 		Identifier: c.cfg.Identifier, ClusterName: c.cfg.Name, KubeVersion: c.cfg.KubeVersion,
 		DCIdentifier: c.cfg.Datacenter, Nodes: []nodeJSON{c.master.json()},
 	}
-	for _, wk := range s.workersOf(c.cfg.Identifier, 0) {
+	for _, wk := range s.listedWorkersOf(c.cfg.Identifier, 0) {
 		out.Nodes = append(out.Nodes, wk.json())
 	}
 	writeData(w, "ok", out)
@@ -153,7 +153,7 @@ func (s *Server) groupsOf(clusterID string) []groupJSON {
 		out = append(out, groupJSON{
 			ID: g.ID, GroupName: g.Name, Identifier: g.Identifier, BoxsizeID: g.Size.ID,
 			DCIdentifier: g.Datacenter, CPU: g.Size.CPU, RAM: g.Size.RAM, SSD: g.Size.Disk,
-			NodesCount: len(s.workersOf(g.ClusterID, g.ID)), IsActive: 1,
+			NodesCount: len(s.listedWorkersOf(g.ClusterID, g.ID)), IsActive: 1,
 		})
 	}
 	return out
@@ -311,6 +311,10 @@ func (s *Server) handleAddWorker(w http.ResponseWriter, r *http.Request) {
 		PublicIP:   pub,
 		Status:     StatusProvisioning,
 		CreatedAt:  s.clock.Now(),
+		ListedAt:   s.clock.Now(),
+	}
+	if s.switches.AddWorkerMode == AddWorkerAsync {
+		wk.ListedAt = wk.CreatedAt.Add(time.Duration(s.switches.AsyncListDelay))
 	}
 	s.workers[wk.Identifier] = wk
 	s.log.Info("worker added", "cluster", clusterID, "group", g.Name, "worker", wk.Identifier, "hostname", wk.Hostname)
@@ -348,6 +352,10 @@ func (s *Server) handleDeleteWorker(w http.ResponseWriter, r *http.Request) {
 	wk, ok := s.workers[body.Identifier]
 	if !ok || wk.ClusterID != clusterID {
 		writeError(w, http.StatusNotFound, "node %q not found in cluster %q", body.Identifier, clusterID)
+		return
+	}
+	if s.switches.DeleteProvisioningConflict && wk.Status == StatusProvisioning {
+		writeError(w, http.StatusConflict, "node %s is in transition (provisioning); try again later", wk.Identifier)
 		return
 	}
 	delete(s.workers, wk.Identifier)

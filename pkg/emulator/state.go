@@ -36,16 +36,18 @@ type group struct {
 
 // worker is one node of a managed cluster (a master or a worker in a node group).
 type worker struct {
-	Identifier  string
-	Hostname    string
-	ClusterID   string
-	GroupID     int
-	Size        Offering
-	NodeType    string
-	PrivateIP   string
-	PublicIP    string
-	Status      string
-	CreatedAt   time.Time
+	Identifier string
+	Hostname   string
+	ClusterID  string
+	GroupID    int
+	Size       Offering
+	NodeType   string
+	PrivateIP  string
+	PublicIP   string
+	Status     string
+	CreatedAt  time.Time
+	// ListedAt is when the worker shows up in node lists (later than CreatedAt for async adds).
+	ListedAt    time.Time
 	NodeCreated bool
 }
 
@@ -176,10 +178,23 @@ func (s *Server) queueNodeDelete(name, identifier string, booted bool) {
 
 func providerID(identifier string) string { return "vpsie://" + identifier }
 
-// workersOf lists a cluster's workers (not the master) sorted by creation. Callers hold s.mu.
+// workersOf lists a cluster's workers (not the master) sorted by creation; groupID 0 means all
+// groups. Callers hold s.mu.
 func (s *Server) workersOf(clusterID string, groupID int) []*worker {
+	return s.filterWorkers(clusterID, groupID, time.Time{})
+}
+
+// listedWorkersOf is workersOf without the workers not yet listed at now. Callers hold s.mu.
+func (s *Server) listedWorkersOf(clusterID string, groupID int) []*worker {
+	return s.filterWorkers(clusterID, groupID, s.clock.Now())
+}
+
+func (s *Server) filterWorkers(clusterID string, groupID int, listedBy time.Time) []*worker {
 	var out []*worker
 	for _, w := range s.workers {
+		if !listedBy.IsZero() && listedBy.Before(w.ListedAt) {
+			continue
+		}
 		if w.ClusterID == clusterID && (groupID == 0 || w.GroupID == groupID) {
 			out = append(out, w)
 		}

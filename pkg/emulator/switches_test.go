@@ -126,6 +126,48 @@ func TestUnavailableSize(t *testing.T) {
 	h.addWorker(testCluster, big)
 }
 
+func TestAsyncListDelayHidesNewWorkers(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Switches.AddWorkerMode = AddWorkerAsync
+		c.Switches.AsyncListDelay = Duration(20 * time.Second)
+		c.Switches.MaxWorkers = 1
+	})
+	g := NewWithT(t)
+	gid := h.createGroup(testCluster, "g", 104)
+	h.mustOK(h.api("POST", addWorkerPath(testCluster, gid), nil))
+	g.Expect(h.slaves(testCluster)).To(BeEmpty())
+	g.Expect(h.groups(testCluster)[0].NodesCount).To(Equal(0))
+	g.Expect(h.srv.Workers()).To(HaveLen(1))
+	g.Expect(h.srv.Workers()[0].Listed).To(BeFalse())
+	// The hidden worker already counts against the quota.
+	g.Expect(h.api("POST", addWorkerPath(testCluster, gid), nil).Status).To(Equal(http.StatusForbidden))
+
+	h.clock.Step(20 * time.Second)
+	g.Expect(h.slaves(testCluster)).To(HaveLen(1))
+	g.Expect(h.groups(testCluster)[0].NodesCount).To(Equal(1))
+	g.Expect(h.srv.Workers()[0].Listed).To(BeTrue())
+
+	// Sync answers name the worker, so it is listed at once.
+	h.mustOK(h.putConfig(`{"addWorkerMode":"sync","maxWorkers":0}`))
+	w := h.addWorker(testCluster, gid)
+	g.Expect(h.slaves(testCluster)).To(ContainElement(HaveField("Identifier", w.Identifier)))
+}
+
+func TestDeleteProvisioningConflict(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Switches.DeleteProvisioningConflict = true
+		c.Switches.BootDelay = Duration(time.Minute)
+	})
+	g := NewWithT(t)
+	w := h.addWorker(testCluster, h.createGroup(testCluster, "g", 104))
+	a := h.api("DELETE", deleteWorkerPath(testCluster), map[string]string{"identifier": w.Identifier})
+	g.Expect(a.Status).To(Equal(http.StatusConflict))
+	g.Expect(a.Message).To(ContainSubstring("in transition"))
+	h.clock.Step(time.Minute)
+	g.Expect(h.srv.Reconcile(t.Context())).To(Succeed())
+	h.mustOK(h.api("DELETE", deleteWorkerPath(testCluster), map[string]string{"identifier": w.Identifier}))
+}
+
 func TestTokenTTLSwitch(t *testing.T) {
 	h := newHarness(t)
 	g := NewWithT(t)
@@ -190,7 +232,7 @@ func TestAdminListsAndReset(t *testing.T) {
 	h.mustOK(h.call("GET", "/admin/workers", nil, "")).into(t, &workers)
 	g.Expect(workers).To(HaveLen(1))
 	g.Expect(workers[0]).To(Equal(AdminWorker{Identifier: w.Identifier, Hostname: w.Hostname, Cluster: testCluster,
-		GroupID: gid, Size: "s-2vcpu-4gb", SizeID: 104, Status: StatusProvisioning, CreatedAt: testStart}))
+		GroupID: gid, Size: "s-2vcpu-4gb", SizeID: 104, Status: StatusProvisioning, CreatedAt: testStart, Listed: true}))
 	var vms []AdminVM
 	h.mustOK(h.call("GET", "/admin/vms", nil, "")).into(t, &vms)
 	g.Expect(vms).To(HaveLen(1))
