@@ -6,14 +6,22 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/emulator"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/test/environment"
 )
 
 const catalogue = "../../hack/examples/offerings.json"
@@ -169,4 +177,76 @@ func TestRunServesAndShutsDownWithoutLoggingSecrets(t *testing.T) {
 	g.Expect(logs).NotTo(ContainSubstring(secret))
 	_, err := http.Get(url + "/admin/calls")
 	g.Expect(err).To(HaveOccurred(), "the listener is closed")
+}
+
+// writeKubeconfig turns the envtest rest.Config into a kubeconfig file for --kubeconfig.
+func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{
+		ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken,
+	}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest"}
+	kc.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatalf("writing kubeconfig: %v", err)
+	}
+	return path
+}
+
+// TestRunBootsNodesThroughKubeconfig runs the command against a real apiserver: a worker added
+// over HTTP becomes a Node, and deleting it removes the Node, with the command's own loop.
+func TestRunBootsNodesThroughKubeconfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kube-apiserver and etcd")
+	}
+	env := environment.New(t)
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--offerings", catalogue, "--token", "t",
+			"--kubeconfig", writeKubeconfig(t, env.Config), "--boot-delay", "0s", "--reconcile-interval", "50ms",
+			"--hostname-prefix", "cmd-w"}, io.Discard, io.Discard, func(url string) { ready <- url })
+	}()
+	var url string
+	g.Eventually(ready, 10*time.Second).Should(Receive(&url))
+	call := func(method, path, body string) map[string]any {
+		req, err := http.NewRequest(method, url+path, strings.NewReader(body))
+		g.Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("Vpsie-Auth", "t")
+		resp, err := http.DefaultClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		var out map[string]any
+		g.Expect(json.NewDecoder(resp.Body).Decode(&out)).To(Succeed())
+		return out
+	}
+	call("POST", "/apps/v2/k8s/cluster/add/group", `{"clusterIdentifier":"`+emulator.DefaultClusterID+`","groupName":"g","KubeSizeID":105}`)
+	added := call("POST", "/apps/v2/k8s/cluster/byId/"+emulator.DefaultClusterID+"/add/slave/group/1", "")
+	worker := added["data"].(map[string]any)
+	hostname, id := worker["hostname"].(string), worker["identifier"].(string)
+
+	nodes := env.KubeClient.CoreV1().Nodes()
+	var node *corev1.Node
+	g.Eventually(func() error {
+		var err error
+		node, err = nodes.Get(ctx, hostname, metav1.GetOptions{})
+		return err
+	}, 10*time.Second).Should(Succeed())
+	g.Expect(node.Spec.ProviderID).To(Equal("vpsie://" + id))
+	g.Expect(node.Labels).To(HaveKeyWithValue("node.kubernetes.io/instance-type", "s-4vcpu-8gb"))
+
+	call("DELETE", "/apps/v2/k8s/cluster/byId/"+emulator.DefaultClusterID+"/delete/slave", `{"identifier":"`+id+`"}`)
+	g.Eventually(func() bool {
+		_, err := nodes.Get(ctx, hostname, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}, 10*time.Second).Should(BeTrue())
+	cancel()
+	g.Eventually(done, 10*time.Second).Should(Receive(BeNil()))
 }
