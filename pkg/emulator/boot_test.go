@@ -230,12 +230,12 @@ func TestBackgroundLoopBootsOnClockTicks(t *testing.T) {
 		ShouldNot(Succeed())
 	// Step in ticks until the boot delay has passed; the loop (not the test) reconciles.
 	for range 30 {
-		g.Eventually(h.clock.HasWaiters).Should(BeTrue())
+		g.Eventually(h.clock.HasWaiters).WithTimeout(10 * time.Second).Should(BeTrue())
 		h.clock.Step(time.Second)
 	}
-	g.Eventually(func() error { _, err := getNode(t, kube, w.Hostname); return err }).Should(Succeed())
+	g.Eventually(func() error { _, err := getNode(t, kube, w.Hostname); return err }).WithTimeout(10 * time.Second).Should(Succeed())
 
 	// A delete is picked up without waiting for a tick.
 	h.mustOK(h.api("DELETE", deleteWorkerPath(testCluster), map[string]string{"identifier": w.Identifier}))
-	g.Eventually(func() bool { _, err := getNode(t, kube, w.Hostname); return apierrors.IsNotFound(err) }).Should(BeTrue())
+	g.Eventually(func() bool { _, err := getNode(t, kube, w.Hostname); return apierrors.IsNotFound(err) }).WithTimeout(10 * time.Second).Should(BeTrue())
 }

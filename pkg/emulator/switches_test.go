@@ -55,13 +55,13 @@ func TestLatencyWaitsOnTheInjectedClock(t *testing.T) {
 
 	done := make(chan answer, 1)
 	go func() { done <- h.api("GET", "/apps/v2/k8s/cluster/byId/"+testCluster, nil) }()
-	g.Eventually(h.clock.HasWaiters).Should(BeTrue())
+	g.Eventually(h.clock.HasWaiters).WithTimeout(10 * time.Second).Should(BeTrue())
 	g.Consistently(done, 50*time.Millisecond).ShouldNot(Receive())
 	h.clock.Step(2 * time.Second)
 	g.Consistently(done, 50*time.Millisecond).ShouldNot(Receive())
 	h.clock.Step(time.Second)
 	var a answer
-	g.Eventually(done).Should(Receive(&a))
+	g.Eventually(done).WithTimeout(10 * time.Second).Should(Receive(&a))
 	g.Expect(a.Status).To(Equal(http.StatusOK))
 }
 
