@@ -73,7 +73,7 @@ func Start() (*Environment, error) {
 
 func stopWith(env *envtest.Environment, err error) error {
 	if serr := env.Stop(); serr != nil {
-		return fmt.Errorf("%w (and stopping the control plane failed: %v)", err, serr)
+		return fmt.Errorf("%w (and stopping the control plane failed: %w)", err, serr)
 	}
 	return err
 }
