@@ -193,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady f
 	if err != nil {
 		return err
 	}
-	log := funcr.NewJSON(func(obj string) { fmt.Fprintln(stderr, obj) }, funcr.Options{})
+	log := funcr.NewJSON(func(obj string) { _, _ = fmt.Fprintln(stderr, obj) }, funcr.Options{})
 	o.config.Logger = log
 	if o.config.Offerings, err = emulator.LoadOfferings(o.config.OfferingsFile); err != nil {
 		return err
@@ -218,7 +218,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onReady f
 		return err
 	}
 	logStartup(log, o, url)
-	fmt.Fprintln(stdout, url)
+	// The URL on stdout lets scripts capture it; the log line above carries it too.
+	_, _ = fmt.Fprintln(stdout, url)
 	if onReady != nil {
 		onReady(url)
 	}
