@@ -117,6 +117,13 @@ func (s *Scheduler) PlaceInfo(p *Prepared, pi fwk.PodInfo, nodeName string) erro
 	if hasAffinity(pi.GetPod()) && p.state.GetSkipFilterPlugins().Has(names.InterPodAffinity) {
 		return nil
 	}
+	// PodTopologySpread's AddPod extension only tracks the two smallest domains; when both
+	// grow, a smaller untracked domain is forgotten and Filter lets the skew grow past
+	// maxSkew (it is meant for a few nominated pods, not for packing). Spread pods get a
+	// fresh PreFilter instead.
+	if hasHardSpread(p.Pod) {
+		return nil
+	}
 	st := s.fw.RunPreFilterExtensionAddPod(s.ctx, p.state, p.Pod, pi, s.snap.NodeInfo(nodeName))
 	if st.IsSuccess() {
 		p.version = s.snap.version
@@ -137,4 +144,13 @@ func StatusError(st *fwk.Status) error {
 		return fmt.Errorf("%s: %s", pl, msg)
 	}
 	return fmt.Errorf("%s", msg)
+}
+
+func hasHardSpread(p *corev1.Pod) bool {
+	for _, c := range p.Spec.TopologySpreadConstraints {
+		if c.WhenUnsatisfiable == corev1.DoNotSchedule {
+			return true
+		}
+	}
+	return false
 }

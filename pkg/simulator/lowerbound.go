@@ -237,12 +237,13 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 	return res, nil
 }
 
-// lowerBound is the LP bound over every pending pod, with existing free room as free supply.
+// lowerBound is the LP bound for the pending pods the plan places (on existing or new nodes),
+// with existing free room as free supply. Pods the plan leaves out are left out here too:
+// NodeGroup limits are not in the LP, so a bound over them could exceed what any plan within
+// the limits may spend.
 func (s *solver) lowerBound() (float64, error) {
 	counts := make([]int, len(s.classes))
-	for ci, c := range s.classes {
-		counts[ci] = len(c.pods)
-	}
+	copy(counts, s.next)
 	res, err := s.cover(counts, true)
 	return res.cost, err
 }

@@ -46,12 +46,22 @@ type plannedNode struct {
 
 // Solve computes a plan for the pending pods of in.
 func Solve(in Input) (*Plan, error) {
+	plan, s, err := solveKeep(in)
+	if s != nil {
+		s.sched.Close()
+	}
+	return plan, err
+}
+
+// solveKeep is Solve that also returns the solver, whose snapshot holds the final placement.
+// The caller closes s.sched.
+func solveKeep(in Input) (*Plan, *solver, error) {
 	s, err := newSolver(in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer s.sched.Close()
-	return s.solve()
+	plan, err := s.solve()
+	return plan, s, err
 }
 
 func newSolver(in Input) (*solver, error) {
@@ -179,15 +189,14 @@ func (s *solver) solve() (*Plan, error) {
 	for _, name := range s.existing {
 		s.existingFree = append(s.existingFree, freeOf(s.snap.NodeInfo(name)))
 	}
-	lowerBound, err := s.lowerBound()
-	if err != nil {
-		return nil, err
-	}
-
 	if err := s.fillExisting(); err != nil {
 		return nil, err
 	}
 	if err := s.openNewNodes(); err != nil {
+		return nil, err
+	}
+	lowerBound, err := s.lowerBound()
+	if err != nil {
 		return nil, err
 	}
 
