@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/multierr"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -73,7 +74,7 @@ func Start() (*Environment, error) {
 
 func stopWith(env *envtest.Environment, err error) error {
 	if serr := env.Stop(); serr != nil {
-		return fmt.Errorf("%w (and stopping the control plane failed: %w)", err, serr)
+		return multierr.Append(err, fmt.Errorf("stopping the control plane, %w", serr))
 	}
 	return err
 }
