@@ -20,9 +20,21 @@ func TestDebugPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := Solve(w.Input(offerings))
+	plan, s, err := solveKeep(w.Input(offerings))
 	if err != nil {
 		t.Fatal(err)
+	}
+	defer s.sched.Close()
+	all := make([]int, len(s.classes))
+	for ci, c := range s.classes {
+		all[ci] = len(c.pods)
+	}
+	if res, err := s.cover(all, false); err == nil {
+		for ti, n := range res.nodes {
+			if n > 1e-6 {
+				fmt.Printf("  LP %s/%s %.2f\n", s.templates[ti].group.name, s.templates[ti].offering.Name, n)
+			}
+		}
 	}
 	fmt.Printf("pending %d existing %d new %d unsched %d cost %.3f lb %.3f ratio %.3f time %v\n", plan.Pending, plan.OnExisting(), plan.OnNew(), len(plan.Unschedulable), plan.HourlyCost, plan.LowerBound, plan.CostRatio(), plan.SolveTime)
 	by := plan.NewNodesByOffering()

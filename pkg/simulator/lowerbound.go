@@ -2,23 +2,26 @@ package simulator
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
-// The covering LP. Pending classes are grouped by where they may go (the templates allowed for
-// new nodes, and the existing nodes they are compatible with). Its variables are x_t, the
-// (fractional) number of new nodes of template t, and flows u[g,t,d] / v[g,p,d]: how much of
-// dimension d (cpu, memory, pods) of template t, or of the pooled free room p of existing
-// nodes, group g uses. It asks for:
+// The covering LP (fractional vector bin packing). Pending classes with the same requests and
+// the same places to go (templates allowed for new nodes, compatible existing nodes, at most
+// one per node or not) form a shape s with n_s pods. Variables: x_t, the fractional number of
+// new nodes of template t, and z[s,t] / z[s,p], the pods of shape s put on template t or on
+// the pooled free room p of existing nodes. It asks for:
 //
-//	sum_t u[g,t,d] + sum_p v[g,p,d] >= demand[g,d]   every group and dimension
-//	sum_g u[g,t,d] <= free[t,d] * x_t                every template and dimension
-//	sum_g v[g,p,d] <= free[p,d]                      every existing pool and dimension
+//	sum_t z[s,t] + sum_p z[s,p] >= n_s                       every shape
+//	sum_s req[s,d] z[s,t]      <= free[t,d] x_t              every template and dimension
+//	sum_s req[s,d] z[s,p]      <= free[p,d]                  every pool and dimension
+//	z[s,t]                     <= x_t                        shapes limited to one per node
 //
-// at minimum sum_t price_t x_t. Any real packing gives a feasible point of the same cost
-// (split each node's room per dimension among the groups on it), so the optimum is a lower
-// bound. Its row prices (duals) value a pod by what its demand costs at the margin, which
-// the packer uses to compare nodes.
+// at minimum sum_t price_t x_t. Every real packing is a feasible point of the same cost, so
+// the optimum is a lower bound; it is loose only by rounding (a pod never straddles nodes in
+// reality). Pods keep their shape in the LP, so cpu for a pod cannot come from one offering
+// and its memory from another. The row prices (duals) of the shape rows are what one more pod
+// of the shape would cost at the margin: the packer values pods with them.
 
 // dimUnit scales dimensions to sizes that keep the simplex well conditioned: cores, GiB, pods.
 var dimUnit = [numDims]float64{1000, 1 << 30, 1}
@@ -27,22 +30,31 @@ type coverResult struct {
 	cost float64
 	// value per class: the LP price of one pod of it (0 for classes left out).
 	value []float64
+	// nodes per template: the LP's fractional number of new nodes of each template.
+	nodes []float64
+	// shapes and pods[shape][template]: how many pods of each shape the LP puts on each
+	// template (existing pools left out).
+	shapes []*lpShape
+	pods   []map[int]float64
+}
+
+type lpShape struct {
+	classes   []int
+	templates []int
+	pools     []int
+	req       [numDims]float64
+	n         float64
+	onePer    bool
+	compat    []bool
 }
 
 // cover solves the covering LP for counts[c] pods of each class. Classes without an allowed
 // template are left out: they never cause new nodes. With useExisting, existing nodes' free
 // room (before any pending pod was placed) is free supply.
 func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
-	type group struct {
-		classes   []int
-		templates []int
-		pools     []int
-		demand    [numDims]float64
-		compat    []bool // existing-node compatibility, when useExisting
-	}
-	var groups []*group
-	byKey := map[string]*group{}
-	for ci := range s.classes {
+	var shapes []*lpShape
+	byKey := map[string]*lpShape{}
+	for ci, c := range s.classes {
 		if counts[ci] == 0 {
 			continue
 		}
@@ -69,41 +81,49 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 				}
 			}
 		}
-		g, ok := byKey[key.String()]
-		if !ok {
-			g = &group{templates: tmpls}
-			if useExisting {
-				g.compat = s.existingOK[ci]
-			}
-			byKey[key.String()] = g
-			groups = append(groups, g)
-		}
-		g.classes = append(g.classes, ci)
 		for d := 0; d < numDims; d++ {
-			g.demand[d] += float64(counts[ci]) * float64(s.classes[ci].req[d]) / dimUnit[d]
+			key.WriteByte('|')
+			key.WriteString(strconv.FormatInt(c.req[d], 10))
 		}
+		if c.selfHostnameLimited {
+			key.WriteString("|1")
+		}
+		sh, ok := byKey[key.String()]
+		if !ok {
+			sh = &lpShape{templates: tmpls, onePer: c.selfHostnameLimited}
+			for d := 0; d < numDims; d++ {
+				sh.req[d] = float64(c.req[d]) / dimUnit[d]
+			}
+			if useExisting {
+				sh.compat = s.existingOK[ci]
+			}
+			byKey[key.String()] = sh
+			shapes = append(shapes, sh)
+		}
+		sh.classes = append(sh.classes, ci)
+		sh.n += float64(counts[ci])
 	}
-	res := coverResult{value: make([]float64, len(s.classes))}
-	if len(groups) == 0 {
+	res := coverResult{value: make([]float64, len(s.classes)), nodes: make([]float64, len(s.templates))}
+	if len(shapes) == 0 {
 		return res, nil
 	}
 
-	// Pools: existing nodes with the same set of compatible groups share one pool.
+	// Pools: existing nodes compatible with the same set of shapes share one pool.
 	var poolFree [][numDims]float64
 	if useExisting {
 		poolOf := map[string]int{}
 		for ei := range s.existing {
 			var key strings.Builder
-			anyGroup := false
-			for _, g := range groups {
-				if g.compat[ei] {
+			anyShape := false
+			for _, sh := range shapes {
+				if sh.compat[ei] {
 					key.WriteByte('1')
-					anyGroup = true
+					anyShape = true
 				} else {
 					key.WriteByte('0')
 				}
 			}
-			if !anyGroup {
+			if !anyShape {
 				continue
 			}
 			pi, ok := poolOf[key.String()]
@@ -111,9 +131,9 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 				pi = len(poolFree)
 				poolOf[key.String()] = pi
 				poolFree = append(poolFree, [numDims]float64{})
-				for gi, g := range groups {
-					if g.compat[ei] {
-						groups[gi].pools = append(groups[gi].pools, pi)
+				for _, sh := range shapes {
+					if sh.compat[ei] {
+						sh.pools = append(sh.pools, pi)
 					}
 				}
 			}
@@ -123,12 +143,12 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 		}
 	}
 
-	// Columns.
+	// Columns: x_t, then z[s,t], then z[s,p].
 	tmplCol := map[int]int{}
 	var tmplOrder []int // map iteration order must not leak into the LP: duals would vary
 	var costs []float64
-	for _, g := range groups {
-		for _, ti := range g.templates {
+	for _, sh := range shapes {
+		for _, ti := range sh.templates {
 			if _, ok := tmplCol[ti]; !ok {
 				tmplCol[ti] = len(costs)
 				tmplOrder = append(tmplOrder, ti)
@@ -136,102 +156,93 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 			}
 		}
 	}
-	type flow struct{ g, target, d int }
-	var tflows, pflows []flow
-	for gi, g := range groups {
-		for d := 0; d < numDims; d++ {
-			if g.demand[d] <= 0 {
-				continue
-			}
-			for _, ti := range g.templates {
-				tflows = append(tflows, flow{gi, ti, d})
-			}
-			for _, pi := range g.pools {
-				pflows = append(pflows, flow{gi, pi, d})
-			}
+	type zcol struct{ shape, target int }
+	var zt, zp []zcol
+	for si, sh := range shapes {
+		for _, ti := range sh.templates {
+			zt = append(zt, zcol{si, ti})
+		}
+		for _, pi := range sh.pools {
+			zp = append(zp, zcol{si, pi})
 		}
 	}
 	nTmpl := len(costs)
-	ncols := nTmpl + len(tflows) + len(pflows)
+	ncols := nTmpl + len(zt) + len(zp)
 	for len(costs) < ncols {
 		costs = append(costs, 0)
 	}
 
-	// Rows.
 	var a [][]float64
 	var b []float64
-	demandRow := map[[2]int]int{}
-	for gi, g := range groups {
-		for d := 0; d < numDims; d++ {
-			if g.demand[d] <= 0 {
-				continue
+	newRow := func(rhs float64) []float64 {
+		row := make([]float64, ncols)
+		a = append(a, row)
+		b = append(b, rhs)
+		return row
+	}
+	for si, sh := range shapes {
+		row := newRow(sh.n)
+		for k, z := range zt {
+			if z.shape == si {
+				row[nTmpl+k] = 1
 			}
-			row := make([]float64, ncols)
-			for k, f := range tflows {
-				if f.g == gi && f.d == d {
-					row[nTmpl+k] = 1
-				}
+		}
+		for k, z := range zp {
+			if z.shape == si {
+				row[nTmpl+len(zt)+k] = 1
 			}
-			for k, f := range pflows {
-				if f.g == gi && f.d == d {
-					row[nTmpl+len(tflows)+k] = 1
-				}
-			}
-			demandRow[[2]int{gi, d}] = len(a)
-			a = append(a, row)
-			b = append(b, g.demand[d])
 		}
 	}
 	for col, ti := range tmplOrder {
 		for d := 0; d < numDims; d++ {
-			row := make([]float64, ncols)
-			used := false
-			for k, f := range tflows {
-				if f.target == ti && f.d == d {
-					row[nTmpl+k] = -1
-					used = true
+			row := newRow(0)
+			row[col] = float64(max(s.templates[ti].free[d], 0)) / dimUnit[d]
+			for k, z := range zt {
+				if z.target == ti {
+					row[nTmpl+k] = -shapes[z.shape].req[d]
 				}
 			}
-			if !used {
-				continue
-			}
-			row[col] = float64(max(s.templates[ti].free[d], 0)) / dimUnit[d]
-			a = append(a, row)
-			b = append(b, 0)
 		}
 	}
 	for pi := range poolFree {
 		for d := 0; d < numDims; d++ {
-			row := make([]float64, ncols)
-			used := false
-			for k, f := range pflows {
-				if f.target == pi && f.d == d {
-					row[nTmpl+len(tflows)+k] = -1
-					used = true
+			row := newRow(-poolFree[pi][d])
+			for k, z := range zp {
+				if z.target == pi {
+					row[nTmpl+len(zt)+k] = -shapes[z.shape].req[d]
 				}
 			}
-			if !used {
-				continue
-			}
-			a = append(a, row)
-			b = append(b, -poolFree[pi][d])
+		}
+	}
+	for k, z := range zt {
+		if shapes[z.shape].onePer {
+			row := newRow(0)
+			row[tmplCol[z.target]] = 1
+			row[nTmpl+k] = -1
 		}
 	}
 
-	_, y, cost, err := coverMin(a, b, costs)
+	x, y, cost, err := coverMin(a, b, costs)
 	if err != nil {
 		return res, fmt.Errorf("solving the lower-bound LP, %w", err)
 	}
 	res.cost = cost
-	for gi, g := range groups {
-		for _, ci := range g.classes {
-			v := 0.0
-			for d := 0; d < numDims; d++ {
-				if r, ok := demandRow[[2]int{gi, d}]; ok {
-					v += y[r] * float64(s.classes[ci].req[d]) / dimUnit[d]
-				}
-			}
-			res.value[ci] = v
+	for col, ti := range tmplOrder {
+		res.nodes[ti] = x[col]
+	}
+	res.shapes = shapes
+	res.pods = make([]map[int]float64, len(shapes))
+	for si := range shapes {
+		res.pods[si] = map[int]float64{}
+	}
+	for k, z := range zt {
+		if v := x[nTmpl+k]; v > lpEps {
+			res.pods[z.shape][z.target] = v
+		}
+	}
+	for si, sh := range shapes {
+		for _, ci := range sh.classes {
+			res.value[ci] = y[si]
 		}
 	}
 	return res, nil

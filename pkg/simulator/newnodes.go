@@ -36,71 +36,175 @@ func (s *solver) openNewNodes() error {
 	if total == 0 {
 		return nil
 	}
-	values, orders, err := s.price(remaining)
+	return s.greedy(remaining, &total)
+}
+
+// patternFill proposes the pods for one node of template ti: the LP's per-node pattern
+// rounded down, then rounded up where room is left, then anything else that fits, by value.
+func (s *solver) patternFill(ti int, res coverResult, remaining []int) []fillItem {
+	t := s.templates[ti]
+	x := res.nodes[ti]
+	free := t.free
+	left := slices.Clone(remaining)
+	taken := map[int]int{}
+	var order []int // classes in the order first taken, for a deterministic fill
+	take := func(ci int, want int64) int64 {
+		c := s.classes[ci]
+		n := min(want, int64(left[ci]))
+		for d := 0; d < numDims; d++ {
+			if c.req[d] > 0 {
+				n = min(n, free[d]/c.req[d])
+			}
+		}
+		if c.selfHostnameLimited {
+			n = min(n, int64(1-taken[ci]))
+		}
+		if n <= 0 || !s.allowed[ci][ti] {
+			return 0
+		}
+		for d := 0; d < numDims; d++ {
+			free[d] -= n * c.req[d]
+		}
+		if taken[ci] == 0 {
+			order = append(order, ci)
+		}
+		taken[ci] += int(n)
+		left[ci] -= int(n)
+		return n
+	}
+	takeShape := func(si int, want int64) {
+		for _, ci := range res.shapes[si].classes {
+			if want <= 0 {
+				return
+			}
+			want -= take(ci, want)
+		}
+	}
+	type target struct {
+		si  int
+		per float64
+	}
+	var targets []target
+	for si, m := range res.pods {
+		if v := m[ti]; v > lpEps && x > lpEps {
+			targets = append(targets, target{si, v / x})
+		}
+	}
+	slices.SortStableFunc(targets, func(a, b target) int { return cmp.Compare(b.per, a.per) })
+	for _, tg := range targets {
+		takeShape(tg.si, int64(math.Floor(tg.per+1e-9)))
+	}
+	slices.SortStableFunc(targets, func(a, b target) int {
+		return cmp.Compare(b.per-math.Floor(b.per+1e-9), a.per-math.Floor(a.per+1e-9))
+	})
+	for _, tg := range targets {
+		takeShape(tg.si, 1)
+	}
+	byValue := make([]int, 0, len(s.classes))
+	for ci := range s.classes {
+		if left[ci] > 0 && s.allowed[ci][ti] {
+			byValue = append(byValue, ci)
+		}
+	}
+	slices.SortStableFunc(byValue, func(a, b int) int { return cmp.Compare(res.value[b], res.value[a]) })
+	for _, ci := range byValue {
+		take(ci, int64(left[ci]))
+	}
+	fill := make([]fillItem, 0, len(order))
+	for _, ci := range order {
+		fill = append(fill, fillItem{ci: ci, n: taken[ci]})
+	}
+	return fill
+}
+
+// openNode adds a node of template ti and places the proposed pods on it, each confirmed by
+// Filter. A node that takes nothing is removed again, and its template is no longer proposed
+// for the classes that were refused.
+func (s *solver) openNode(ti int, fill []fillItem, remaining []int, total *int) (int, error) {
+	t := s.templates[ti]
+	s.seq++
+	name := fmt.Sprintf("%s-%s-%d", t.group.name, t.offering.Name, s.seq)
+	if err := s.snap.AddNodeInfo(t.instantiate(name)); err != nil {
+		return 0, err
+	}
+	placed := 0
+	for _, it := range fill {
+		c := s.classes[it.ci]
+		for k := 0; k < it.n; k++ {
+			if !s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
+				break
+			}
+			if err := s.place(it.ci, name); err != nil {
+				return placed, err
+			}
+			remaining[it.ci]--
+			*total--
+			placed++
+		}
+	}
+	if placed == 0 {
+		// The estimate was wrong for every class it proposed (pod affinity, spread...).
+		if err := s.snap.RemoveNode(name); err != nil {
+			return 0, err
+		}
+		for _, it := range fill {
+			s.allowed[it.ci][ti] = false
+		}
+		return 0, nil
+	}
+	t.group.count(t.offering.CPU*1000, t.offering.MemoryMiB<<20)
+	s.newNodes = append(s.newNodes, &plannedNode{name: name, tmpl: t})
+	return placed, nil
+}
+
+// greedy opens one node at a time: the candidate with the lowest price per LP value packed.
+// Candidates per template are quick arithmetic fills in a few class orders plus, for templates
+// the LP uses, the LP's own per-node pattern rounded to whole pods.
+func (s *solver) greedy(remaining []int, total *int) error {
+	res, orders, err := s.price(remaining)
 	if err != nil {
 		return err
 	}
-	pricedAt := total
-	seq := 0
-	for total > 0 {
+	pricedAt := *total
+	for *total > 0 {
 		best, bestFill := -1, []fillItem(nil)
 		bestRatio := math.Inf(1)
+		consider := func(ti int, fill []fillItem) {
+			worth := 0.0
+			for _, it := range fill {
+				worth += float64(it.n) * res.value[it.ci]
+			}
+			if worth <= 0 {
+				return
+			}
+			price := s.templates[ti].offering.HourlyPrice
+			ratio := price / worth
+			if ratio < bestRatio*(1-1e-9) ||
+				(ratio <= bestRatio*(1+1e-9) && price < s.templates[best].offering.HourlyPrice) {
+				best, bestFill, bestRatio = ti, fill, ratio
+			}
+		}
 		for ti, t := range s.templates {
 			if !t.group.allows(t.offering) {
 				continue
 			}
-			fill, worth := s.estimate(ti, remaining, values, orders)
-			if worth <= 0 {
-				continue
-			}
-			ratio := t.offering.HourlyPrice / worth
-			if ratio < bestRatio*(1-1e-9) ||
-				(ratio <= bestRatio*(1+1e-9) && t.offering.HourlyPrice < s.templates[best].offering.HourlyPrice) {
-				best, bestFill, bestRatio = ti, fill, ratio
+			fill, _ := s.estimate(ti, remaining, res.value, orders)
+			consider(ti, fill)
+			if res.nodes[ti] > lpEps {
+				consider(ti, s.patternFill(ti, res, remaining))
 			}
 		}
 		if best < 0 {
-			break // nothing left that any allowed node within limits can take
+			return nil // nothing left that any allowed node within limits can take
 		}
-		t := s.templates[best]
-		seq++
-		name := fmt.Sprintf("%s-%s-%d", t.group.name, t.offering.Name, seq)
-		if err := s.snap.AddNodeInfo(t.instantiate(name)); err != nil {
+		if _, err := s.openNode(best, bestFill, remaining, total); err != nil {
 			return err
 		}
-		placedAny := false
-		for _, it := range bestFill {
-			c := s.classes[it.ci]
-			for k := 0; k < it.n; k++ {
-				if !s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
-					break
-				}
-				if err := s.place(it.ci, name); err != nil {
-					return err
-				}
-				remaining[it.ci]--
-				total--
-				placedAny = true
-			}
-		}
-		if !placedAny {
-			// The estimate was wrong for every class it proposed (pod affinity, spread...):
-			// drop the node and stop proposing this template for them.
-			if err := s.snap.RemoveNode(name); err != nil {
+		if float64(*total) <= rePriceFraction*float64(pricedAt) && *total > 0 {
+			if res, orders, err = s.price(remaining); err != nil {
 				return err
 			}
-			for _, it := range bestFill {
-				s.allowed[it.ci][best] = false
-			}
-			continue
-		}
-		t.group.count(t.offering.CPU*1000, t.offering.MemoryMiB<<20)
-		s.newNodes = append(s.newNodes, &plannedNode{name: name, tmpl: t})
-		if float64(total) <= rePriceFraction*float64(pricedAt) && total > 0 {
-			if values, orders, err = s.price(remaining); err != nil {
-				return err
-			}
-			pricedAt = total
+			pricedAt = *total
 		}
 	}
 	return nil
@@ -108,10 +212,10 @@ func (s *solver) openNewNodes() error {
 
 // price solves the covering LP for the remaining pods (new nodes only) and returns each
 // class's per-pod value and the class orders the estimate tries.
-func (s *solver) price(remaining []int) ([]float64, [][]int, error) {
+func (s *solver) price(remaining []int) (coverResult, [][]int, error) {
 	res, err := s.cover(remaining, false)
 	if err != nil {
-		return nil, nil, err
+		return res, nil, err
 	}
 	values := res.value
 	for ci, c := range s.classes {
@@ -134,7 +238,7 @@ func (s *solver) price(remaining []int) ([]float64, [][]int, error) {
 	slices.SortStableFunc(cpuFirst, func(a, b int) int { return cmp.Compare(shape(b), shape(a)) })
 	memFirst := slices.Clone(idx)
 	slices.SortStableFunc(memFirst, func(a, b int) int { return cmp.Compare(shape(a), shape(b)) })
-	return values, [][]int{byValue, cpuFirst, memFirst}, nil
+	return res, [][]int{byValue, cpuFirst, memFirst}, nil
 }
 
 // estimate packs remaining pods onto an empty node of template ti with resource arithmetic,

@@ -37,6 +37,7 @@ type solver struct {
 
 	placedOn map[string][]string // node -> pending pods placed there, in order
 	newNodes []*plannedNode
+	seq      int // new node names
 }
 
 type plannedNode struct {
