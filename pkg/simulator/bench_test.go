@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/onsi/gomega"
+
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
 )
 
@@ -63,6 +65,30 @@ func BenchmarkSolve(b *testing.B) {
 			b.ReportMetric(plan.LowerBound, "LB-$/h")
 			b.ReportMetric(plan.CostRatio(), "cost/LB")
 			b.ReportMetric(float64(len(plan.Unschedulable)), "unschedulable")
+		})
+	}
+}
+
+// TestBenchWorkloadsPlacementsValid plans every bench workload and re-checks each placement
+// with the framework's Filter, and the plan's bookkeeping against the input.
+func TestBenchWorkloadsPlacementsValid(t *testing.T) {
+	offerings, files := benchWorkloads(t)
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			if testing.Short() && strings.Contains(name, "20k") {
+				t.Skip("large workload skipped in -short mode")
+			}
+			g := NewWithT(t)
+			w, err := LoadWorkload(f)
+			g.Expect(err).NotTo(HaveOccurred())
+			in := w.Input(offerings)
+			plan, s, err := solveKeep(in)
+			g.Expect(err).NotTo(HaveOccurred())
+			defer s.sched.Close()
+			g.Expect(plan.OnExisting() + plan.OnNew() + len(plan.Unschedulable)).To(Equal(plan.Pending))
+			g.Expect(plan.HourlyCost).To(BeNumerically(">=", plan.LowerBound-1e-9))
+			expectPlacementsValid(g, in, plan, s)
 		})
 	}
 }

@@ -183,8 +183,14 @@ func (s *solver) solve() (*Plan, error) {
 		s.classifyTemplates(ci)
 		s.existingOK[ci] = make([]bool, len(s.existing))
 		for ei, name := range s.existing {
-			empty := newNodeInfo(s.snap.NodeInfo(name).Node())
-			s.existingOK[ci][ei] = s.sched.Filter(c.prep, empty).IsSuccess()
+			// Whether a pod of the class fits the node as it is now. Only pending pods are
+			// added later, so resources and anti-affinity only get tighter - except for
+			// classes that need other pods (pod affinity) or spread, judged on an empty node.
+			ni := s.snap.NodeInfo(name)
+			if c.dependsOnOthers {
+				ni = newNodeInfo(ni.Node())
+			}
+			s.existingOK[ci][ei] = s.sched.Filter(c.prep, ni).IsSuccess()
 		}
 	}
 	for _, name := range s.existing {

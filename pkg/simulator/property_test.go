@@ -149,34 +149,7 @@ func TestPropertyRandomInstances(t *testing.T) {
 				}
 			}
 
-			// The framework's Filter accepts every placement. Pods for new nodes are checked
-			// in the final cluster (they schedule once the new nodes exist); pods for existing
-			// nodes in the cluster without the new nodes (they schedule now).
-			pods := map[string]*corev1.Pod{}
-			for _, p := range in.Pods {
-				pods[podKey(p)] = p
-			}
-			recheck := func(node string, key string) {
-				pod := pods[key]
-				g.Expect(s.snap.RemovePod(withUID(pod), node)).To(Succeed())
-				g.Expect(s.sched.CheckPodFits(withUID(pod), node)).To(Succeed(), "pod %s on %s", key, node)
-				g.Expect(s.snap.AddPod(withUID(pod), node)).To(Succeed())
-			}
-			for _, n := range plan.NewNodes {
-				for _, p := range n.Pods {
-					recheck(n.Name, p)
-				}
-			}
-			s.snap.Fork()
-			for _, n := range plan.NewNodes {
-				g.Expect(s.snap.RemoveNode(n.Name)).To(Succeed())
-			}
-			for _, e := range plan.Existing {
-				for _, p := range e.Pods {
-					recheck(e.Node, p)
-				}
-			}
-			g.Expect(s.snap.Revert()).To(Succeed())
+			expectPlacementsValid(g, in, plan, s)
 
 			// Same input, same plan.
 			again, err := Solve(in)
@@ -185,4 +158,35 @@ func TestPropertyRandomInstances(t *testing.T) {
 			g.Expect(again).To(Equal(plan))
 		})
 	}
+}
+
+// expectPlacementsValid re-checks every placement of the plan with the framework's Filter.
+// Pods for new nodes are checked in the final cluster (they schedule once the new nodes
+// exist); pods for existing nodes in the cluster without the new nodes (they schedule now).
+func expectPlacementsValid(g Gomega, in Input, plan *Plan, s *solver) {
+	pods := map[string]*corev1.Pod{}
+	for _, p := range in.Pods {
+		pods[podKey(p)] = p
+	}
+	recheck := func(node string, key string) {
+		pod := withUID(pods[key])
+		g.Expect(s.snap.RemovePod(pod, node)).To(Succeed())
+		g.Expect(s.sched.CheckPodFits(pod, node)).To(Succeed(), "pod %s on %s", key, node)
+		g.Expect(s.snap.AddPod(pod, node)).To(Succeed())
+	}
+	for _, n := range plan.NewNodes {
+		for _, p := range n.Pods {
+			recheck(n.Name, p)
+		}
+	}
+	s.snap.Fork()
+	for _, n := range plan.NewNodes {
+		g.Expect(s.snap.RemoveNode(n.Name)).To(Succeed())
+	}
+	for _, e := range plan.Existing {
+		for _, p := range e.Pods {
+			recheck(e.Node, p)
+		}
+	}
+	g.Expect(s.snap.Revert()).To(Succeed())
 }
