@@ -36,7 +36,74 @@ func (s *solver) openNewNodes() error {
 	if total == 0 {
 		return nil
 	}
+	if err := s.followLP(remaining, &total); err != nil {
+		return err
+	}
 	return s.greedy(remaining, &total)
+}
+
+// followRounds bounds the LP-following rounds; patternTolerance is how much worse than the
+// LP (price over LP value) a rounded pattern node may be and still be opened.
+const (
+	followRounds     = 8
+	patternTolerance = 1.05
+)
+
+// followLP opens the whole nodes of the LP's optimal mix for the pods left, each filled with
+// the LP's pattern for its template, interleaving templates in proportion to the mix so that
+// shapes several templates share are consumed evenly. A pattern whose rounding wastes too
+// much (e.g. 1.6 pods per node rounded to 1) is not followed; greedy handles what is left.
+func (s *solver) followLP(remaining []int, total *int) error {
+	for round := 0; round < followRounds && *total > 0; round++ {
+		res, err := s.cover(remaining, false)
+		if err != nil {
+			return err
+		}
+		before := *total
+		quota := make([]int, len(s.templates))
+		opened := make([]int, len(s.templates))
+		for ti, x := range res.nodes {
+			quota[ti] = int(math.Floor(x + 1e-6))
+		}
+		for {
+			best := -1
+			for ti := range s.templates {
+				if opened[ti] >= quota[ti] {
+					continue
+				}
+				// Most behind its share of the mix first.
+				if best < 0 || float64(opened[ti])/float64(quota[ti]) < float64(opened[best])/float64(quota[best]) {
+					best = ti
+				}
+			}
+			if best < 0 {
+				break
+			}
+			t := s.templates[best]
+			fill := s.patternFill(best, res, remaining)
+			worth := 0.0
+			for _, it := range fill {
+				worth += float64(it.n) * res.value[it.ci]
+			}
+			if len(fill) == 0 || !t.group.allows(t.offering) || t.offering.HourlyPrice > patternTolerance*worth {
+				quota[best] = opened[best]
+				continue
+			}
+			placed, err := s.openNode(best, fill, remaining, total)
+			if err != nil {
+				return err
+			}
+			if placed == 0 {
+				quota[best] = opened[best]
+				continue
+			}
+			opened[best]++
+		}
+		if *total == before {
+			return nil
+		}
+	}
+	return nil
 }
 
 // patternFill proposes the pods for one node of template ti: the LP's per-node pattern
