@@ -222,7 +222,47 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 		}
 	}
 
+	// NodeGroup limits: maxNodes, cpu and memory, counted from the start of the plan for the
+	// lower bound and from now while packing.
+	withoutLimits := len(a)
+	for _, g := range s.groups {
+		nodes, cpu, mem := g.nodes, g.cpu, g.memory
+		if useExisting {
+			nodes, cpu, mem = g.baseNodes, g.baseCPU, g.baseMemory
+		}
+		limit := func(cap float64, per func(t *template) float64) {
+			row := make([]float64, ncols)
+			used := false
+			for col, ti := range tmplOrder {
+				if s.templates[ti].group == g {
+					row[col] = -per(s.templates[ti])
+					used = true
+				}
+			}
+			if used {
+				a = append(a, row)
+				b = append(b, -max(cap, 0))
+			}
+		}
+		if g.maxNodes > 0 {
+			limit(float64(g.maxNodes-nodes), func(*template) float64 { return 1 })
+		}
+		if g.limitCPU != 0 {
+			limit(float64(g.limitCPU-cpu)/dimUnit[dimCPU], func(t *template) float64 { return float64(t.offering.CPU) })
+		}
+		if g.limitMem != 0 {
+			limit(float64(g.limitMem-mem)/dimUnit[dimMemory], func(t *template) float64 {
+				return float64(t.offering.MemoryMiB<<20) / dimUnit[dimMemory]
+			})
+		}
+	}
+
 	x, y, cost, err := coverMin(a, b, costs)
+	if err != nil && len(a) > withoutLimits {
+		// The pods left cannot all fit within the limits; price them as if they could, the
+		// packer stops at the limits anyway.
+		x, y, cost, err = coverMin(a[:withoutLimits], b[:withoutLimits], costs)
+	}
 	if err != nil {
 		return res, fmt.Errorf("solving the lower-bound LP, %w", err)
 	}

@@ -102,6 +102,9 @@ func newSolver(in Input) (*solver, error) {
 			g.count(cpu.MilliValue(), mem.Value())
 		}
 	}
+	for _, g := range s.groups {
+		g.baseNodes, g.baseCPU, g.baseMemory = g.nodes, g.cpu, g.memory
+	}
 	var pending []*corev1.Pod
 	for _, p := range in.Pods {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil {

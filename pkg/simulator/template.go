@@ -29,10 +29,14 @@ type nodeGroup struct {
 	limitCPU int64   // millicores, 0: none
 	limitMem int64   // bytes, 0: none
 
-	// Nodes (existing, in flight, and planned so far) counted against maxNodes/limits.
-	nodes  int
-	cpu    int64
-	memory int64
+	// Nodes (existing, in flight, and planned so far) counted against maxNodes/limits, and
+	// the same before the plan added any.
+	nodes      int
+	cpu        int64
+	memory     int64
+	baseNodes  int
+	baseCPU    int64
+	baseMemory int64
 
 	// excluded explains, per offering, why the group cannot use it (for unplaceable reasons).
 	excluded []string
