@@ -307,26 +307,52 @@ func (s *solver) unplacedReasons(ci int) []string {
 
 // fillExisting places pending pods on existing nodes first-fit, class by class, never moving
 // anything that is already there.
+// fillExisting places pending pods on existing nodes, class by class (largest first), each pod
+// on the node it fills most (best fit by resource arithmetic, confirmed by Filter), never
+// moving anything that is already there.
 func (s *solver) fillExisting() error {
+	if len(s.existing) == 0 {
+		return nil
+	}
+	tried := make([]bool, len(s.existing))
 	for ci, c := range s.classes {
+		// Resources and anti-affinity only get tighter as pods are added, so a node that
+		// rejects a class keeps rejecting it - unless the class depends on other pods.
 		rejected := make([]bool, len(s.existing))
 		for s.next[ci] < len(c.pods) {
+			clear(tried)
 			placed := false
-			for ei, name := range s.existing {
-				if rejected[ei] || !s.existingOK[ci][ei] {
-					continue
+			for !placed {
+				best, bestLeft := -1, math.Inf(1)
+				for ei, name := range s.existing {
+					if rejected[ei] || tried[ei] || !s.existingOK[ci][ei] {
+						continue
+					}
+					ni := s.snap.NodeInfo(name)
+					f := freeOf(ni)
+					if f[dimCPU] < c.req[dimCPU] || f[dimMemory] < c.req[dimMemory] || f[dimPods] < 1 {
+						rejected[ei] = true
+						continue
+					}
+					// The share of the node left in its scarcer dimension after the pod.
+					left := max(float64(f[dimCPU]-c.req[dimCPU])/float64(max(ni.Allocatable.MilliCPU, 1)),
+						float64(f[dimMemory]-c.req[dimMemory])/float64(max(ni.Allocatable.Memory, 1)))
+					if left < bestLeft {
+						best, bestLeft = ei, left
+					}
 				}
-				if s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
-					if err := s.place(ci, name); err != nil {
+				if best < 0 {
+					break
+				}
+				if s.sched.Filter(c.prep, s.snap.NodeInfo(s.existing[best])).IsSuccess() {
+					if err := s.place(ci, s.existing[best]); err != nil {
 						return err
 					}
 					placed = true
-					break
-				}
-				// Resources and anti-affinity only get tighter as pods are added, so a node that
-				// rejects a class keeps rejecting it - unless the class depends on other pods.
-				if !c.dependsOnOthers {
-					rejected[ei] = true
+				} else if c.dependsOnOthers {
+					tried[best] = true
+				} else {
+					rejected[best] = true
 				}
 			}
 			if !placed {
