@@ -65,3 +65,17 @@ test: tools-envtest fuzz ## A short fuzz run, then unit + envtest suites with -r
 
 fuzz: ## Run each fuzz target for FUZZ_TIME (default 10s)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEnvelope$$' -fuzztime=$(FUZZ_TIME) ./pkg/vpsie
+
+##@ Benchmarks
+BENCH_DIR ?= ../shared/bench
+BENCH_FLAGS = --bin $(OUTPUT)/bin/vpsie-sim --bench-dir $(BENCH_DIR) --examples hack/examples --thresholds hack/bench/thresholds.json --out $(OUTPUT)/bench.json
+.PHONY: bench bench-check bench-build
+bench-build:
+	@mkdir -p $(OUTPUT)/bin
+	$(GO) build -o $(OUTPUT)/bin/vpsie-sim ./cmd/vpsie-sim
+
+bench: bench-build ## Plan every bench workload with vpsie-sim: cost/LB, solve time, peak memory (table + _output/bench.json)
+	$(GO) run ./hack/bench $(BENCH_FLAGS)
+
+bench-check: bench-build ## Same run; fail if a cost/LB exceeds hack/bench/thresholds.json or unschedulable counts change (skips without ../shared/bench)
+	$(GO) run ./hack/bench --check $(BENCH_FLAGS)

@@ -85,8 +85,10 @@ type legendEntry struct {
 }
 
 type nodeRow struct {
-	Count     int
-	Name      string
+	Count int
+	Name  string
+	// Range names the first and last node of a folded row.
+	Range     string
 	New       bool
 	NodeGroup string
 	Offering  string
@@ -221,7 +223,7 @@ func (b *reportBuilder) row(name string, isNew bool, group, offering string, pri
 		byWorkload[w].add(b.requests[pod])
 	}
 	slices.SortFunc(order, func(x, y string) int { return b.rank(x) - b.rank(y) })
-	row := nodeRow{Count: 1, Name: name, New: isNew, NodeGroup: group, Offering: offering, Price: price, Pods: len(pods)}
+	row := nodeRow{Count: 1, Name: name, Range: name, New: isNew, NodeGroup: group, Offering: offering, Price: price, Pods: len(pods)}
 	total := base
 	var sig strings.Builder
 	fmt.Fprintf(&sig, "%t|%s|%s|%d|%d|%d|%d", isNew, group, offering, alloc.cpu, alloc.mem, base.cpu, base.mem)
@@ -239,8 +241,8 @@ func (b *reportBuilder) row(name string, isNew bool, group, offering string, pri
 	}
 	clampSegments(row.CPU)
 	clampSegments(row.Mem)
-	row.CPUText = fmt.Sprintf("%s / %s cpu", cores(total.cpu), cores(alloc.cpu))
-	row.MemText = fmt.Sprintf("%s / %s", gib(total.mem), gib(alloc.mem))
+	row.CPUText = fmt.Sprintf("%s / %s", cores(total.cpu), cores(alloc.cpu))
+	row.MemText = fmt.Sprintf("%.1f / %s", float64(total.mem)/(1<<30), gib(alloc.mem))
 	row.key = sig.String()
 	return row
 }
@@ -262,8 +264,9 @@ func foldIdentical(rows []nodeRow) []nodeRow {
 		out = append(out, r)
 	}
 	for i := range out {
+		out[i].Range = out[i].Name
 		if out[i].Count > 1 {
-			out[i].Name = out[i].Name + " … " + last[out[i].key]
+			out[i].Range = fmt.Sprintf("%d nodes: %s … %s", out[i].Count, out[i].Name, last[out[i].key])
 		}
 	}
 	slices.SortStableFunc(out, func(a, b nodeRow) int {

@@ -15,6 +15,7 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 	"money": func(v float64) string { return fmt.Sprintf("$%.4f", v) },
 	"pct":   func(v float64) string { return fmt.Sprintf("%.0f%%", v) },
 	"mul":   func(a float64, n int) float64 { return a * float64(n) },
+	"sub":   func(a, b int) int { return a - b },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -38,14 +39,14 @@ th{background:#f0f2f5;font-weight:600}
 .legend span{white-space:nowrap}
 .sw{display:inline-block;width:11px;height:11px;border-radius:2px;vertical-align:-1px;margin-right:4px}
 .nodes{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:4px 8px}
-.row{display:grid;grid-template-columns:3.4em minmax(11em,17em) 12.5em 5.2em 1fr 1fr;gap:8px;align-items:center;min-height:17px;border-bottom:1px solid #f0f2f5;font-size:12px}
+.row{display:grid;grid-template-columns:3.4em 17.5em 14em 4.6em 1fr 6.6em 1fr 8.4em;gap:8px;align-items:center;min-height:17px;border-bottom:1px solid #f0f2f5;font-size:12px}
 .row.head{font-weight:600;color:#4b5563;border-bottom:1px solid #dde1e7}
 .row .n{text-align:right;font-variant-numeric:tabular-nums}
 .row .name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .row .off{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;color:#374151}
 .bar{position:relative;display:flex;height:12px;background:#e6e9ee;border-radius:2px;overflow:hidden}
 .bar span{display:block;height:100%;flex:none;box-shadow:inset -1px 0 0 rgba(255,255,255,.6)}
-.bar em{position:absolute;right:3px;top:-2px;font-size:10px;font-style:normal;color:#111;background:rgba(255,255,255,.7);padding:0 2px;border-radius:2px}
+.row .use{font-size:11px;color:#374151;font-variant-numeric:tabular-nums;white-space:nowrap}
 ul.reasons{margin:2px 0 8px;padding-left:20px}
 </style>
 </head>
@@ -89,8 +90,8 @@ ul.reasons{margin:2px 0 8px;padding-left:20px}
 {{range .Legend}}<span title="{{.Pods}} pods, {{.CPU}} cpu, {{.Mem}}"><i class="sw" style="background:{{.Color}}"></i>{{.Name}} <span class="muted">({{.Pods}})</span></span>
 {{end}}</div>
 {{define "rows"}}
-<div class="row head"><span class="n">nodes</span><span>name</span><span>node group / offering</span><span class="n">$/h</span><span>cpu requests / allocatable</span><span>memory requests / allocatable</span></div>
-{{range .}}<div class="row node{{if .New}} new{{end}}" data-count="{{.Count}}" data-pods="{{.Pods}}"><span class="n">{{if gt .Count 1}}×{{.Count}}{{else}}1{{end}}</span><span class="name" title="{{.Name}}">{{.Name}}</span><span class="off">{{.NodeGroup}} / {{.Offering}}</span><span class="n">{{if .New}}{{printf "%.4f" .Price}}{{else}}–{{end}}</span><div class="bar cpu">{{range .CPU}}<span style="{{style .Width .Color}}" title="{{.Title}}"></span>{{end}}<em>{{.CPUText}}</em></div><div class="bar mem">{{range .Mem}}<span style="{{style .Width .Color}}" title="{{.Title}}"></span>{{end}}<em>{{.MemText}}</em></div></div>
+<div class="row head"><span class="n">nodes</span><span>name</span><span>node group / offering</span><span class="n">$/h</span><span>cpu requests</span><span class="use">/ allocatable</span><span>memory requests</span><span class="use">/ allocatable</span></div>
+{{range .}}<div class="row node{{if .New}} new{{end}}" data-count="{{.Count}}" data-pods="{{.Pods}}"><span class="n">{{if gt .Count 1}}×{{.Count}}{{else}}1{{end}}</span><span class="name" title="{{.Range}}">{{.Name}}{{if gt .Count 1}} <span class="muted">+{{sub .Count 1}}</span>{{end}}</span><span class="off"><span class="muted">{{.NodeGroup}} /</span> {{.Offering}}</span><span class="n">{{if .New}}{{printf "%.4f" .Price}}{{else}}–{{end}}</span><div class="bar cpu">{{range .CPU}}<span style="{{style .Width .Color}}" title="{{.Title}}"></span>{{end}}</div><span class="use">{{.CPUText}}</span><div class="bar mem">{{range .Mem}}<span style="{{style .Width .Color}}" title="{{.Title}}"></span>{{end}}</div><span class="use">{{.MemText}}</span></div>
 {{end}}{{end}}
 {{if .Existing}}
 <h2>Existing nodes receiving pending pods ({{len .Existing}})</h2>

@@ -209,7 +209,8 @@ func TestFoldIdentical(t *testing.T) {
 	g.Expect(out).To(HaveLen(3))
 	g.Expect(out[0].Name).To(Equal("n-2"), "pricier offering first")
 	g.Expect(out[1].Count).To(Equal(3))
-	g.Expect(out[1].Name).To(Equal("n-1 … n-5"))
+	g.Expect(out[1].Name).To(Equal("n-1"))
+	g.Expect(out[1].Range).To(Equal("3 nodes: n-1 … n-5"))
 	g.Expect(out[2].Name).To(Equal("n-4"))
 }
 
