@@ -245,7 +245,7 @@ func decodeEnvelope(body []byte) (envelope, error) {
 	}
 	var w wireEnvelope
 	if err := json.Unmarshal(body, &w); err != nil {
-		return envelope{}, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
+		return envelope{}, fmt.Errorf("%w: %w", ErrInvalidResponse, err)
 	}
 	return envelope{
 		Error:   bool(w.Error),
@@ -265,7 +265,7 @@ func isNull(raw json.RawMessage) bool {
 // decodeData unmarshals envelope data into out, wrapping failures in ErrInvalidResponse.
 func decodeData(raw json.RawMessage, out any) error {
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidResponse, err)
+		return fmt.Errorf("%w: %w", ErrInvalidResponse, err)
 	}
 	return nil
 }

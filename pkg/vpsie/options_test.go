@@ -75,7 +75,7 @@ func TestStringsRedactSecrets(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	req := CreateVMRequest{Hostname: "h", UserData: "#cloud-config\nbootstrap-token: bt-SECRET"}
 	for _, s := range []string{
-		fmt.Sprint(opts), fmt.Sprintf("%v", &opts), fmt.Sprintf("%+v", opts), fmt.Sprintf("%#v", opts), fmt.Sprintf("%s", opts),
+		fmt.Sprint(opts), fmt.Sprintf("%v", &opts), fmt.Sprintf("%+v", opts), fmt.Sprintf("%#v", opts), fmt.Sprintf("%s", opts), //nolint:staticcheck // each verb is a separate way a secret could leak
 		fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%+v", c.tokens),
 		fmt.Sprint(req), fmt.Sprintf("%+v", req), fmt.Sprintf("%#v", req),
 		fmt.Sprint(opts.MarshalLog()), fmt.Sprint(c.MarshalLog()),
