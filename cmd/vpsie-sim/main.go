@@ -69,19 +69,19 @@ type options struct {
 // run is the whole command; main only maps its result to the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printf(stderr, "%s", usage)
 		newFlagSet(&options{}, stderr).PrintDefaults()
 		return exitUsage
 	}
 	switch args[0] {
 	case "plan":
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		printf(stdout, "%s", usage)
 		newFlagSet(&options{}, stdout).PrintDefaults()
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "vpsie-sim: unknown command %q\n", args[0])
-		fmt.Fprint(stderr, usage)
+		printf(stderr, "vpsie-sim: unknown command %q\n", args[0])
+		printf(stderr, "%s", usage)
 		return exitUsage
 	}
 	o := &options{}
@@ -93,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if err := o.validate(fs.Args()); err != nil {
-		fmt.Fprintf(stderr, "vpsie-sim: %v\n", err)
+		printf(stderr, "vpsie-sim: %v\n", err)
 		return exitUsage
 	}
 	return plan(o, stdout, stderr)
@@ -103,7 +103,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("vpsie-sim plan", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprint(out, usage)
+		printf(out, "%s", usage)
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.offerings, "offerings", "", "offering catalogue (JSON array); default "+defaultOfferings+" of the repository containing the working directory")
@@ -157,21 +157,21 @@ func findDefaultOfferings() (string, bool) {
 func plan(o *options, stdout, stderr io.Writer) int {
 	offerings, err := cloudprovider.LoadOfferings(o.offerings)
 	if err != nil {
-		fmt.Fprintf(stderr, "vpsie-sim: %v\n", err)
+		printf(stderr, "vpsie-sim: %v\n", err)
 		return exitInput
 	}
 	workload, err := loadInputs(o.inputs)
 	if err != nil {
-		fmt.Fprintf(stderr, "vpsie-sim: %v\n", err)
+		printf(stderr, "vpsie-sim: %v\n", err)
 		return exitInput
 	}
 	for _, w := range workload.Warnings {
-		fmt.Fprintf(stderr, "vpsie-sim: warning: %s\n", w)
+		printf(stderr, "vpsie-sim: warning: %s\n", w)
 	}
 	in := workload.Input(offerings)
 	p, err := simulator.Solve(in)
 	if err != nil {
-		fmt.Fprintf(stderr, "vpsie-sim: planning: %v\n", err)
+		printf(stderr, "vpsie-sim: planning: %v\n", err)
 		return exitInput
 	}
 	summary := summarize(p, in)
@@ -181,18 +181,23 @@ func plan(o *options, stdout, stderr io.Writer) int {
 		err = writeText(stdout, summary, o.inputs)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "vpsie-sim: writing output: %v\n", err)
+		printf(stderr, "vpsie-sim: writing output: %v\n", err)
 		return exitOutput
 	}
 	if o.report != "" {
 		if err := writeReportFile(o.report, p, in, o.inputs); err != nil {
-			fmt.Fprintf(stderr, "vpsie-sim: writing report: %v\n", err)
+			printf(stderr, "vpsie-sim: writing report: %v\n", err)
 			return exitOutput
 		}
 	}
 	if o.failOnUnschedulable && len(p.Unschedulable) > 0 {
-		fmt.Fprintf(stderr, "vpsie-sim: %d pods unschedulable\n", len(p.Unschedulable))
+		printf(stderr, "vpsie-sim: %d pods unschedulable\n", len(p.Unschedulable))
 		return exitUnschedulable
 	}
 	return exitOK
+}
+
+// printf writes a message for the user; there is nothing useful to do when that fails.
+func printf(w io.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, args...)
 }

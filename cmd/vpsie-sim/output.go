@@ -134,9 +134,10 @@ func writeText(w io.Writer, s *summary, inputs []string) error {
 	} else {
 		ew.printf("New nodes: %d\n", s.NewNodeCount)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  NODEGROUP\tOFFERING\tCOUNT\t$/H EACH\t$/H TOTAL\n")
+		// tw writes through ew, which keeps the first error.
+		_, _ = fmt.Fprintf(tw, "  NODEGROUP\tOFFERING\tCOUNT\t$/H EACH\t$/H TOTAL\n")
 		for _, l := range s.offerings {
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%.5f\t%.4f\n", l.NodeGroup, l.Name, l.Count, l.Price, l.Price*float64(l.Count))
+			_, _ = fmt.Fprintf(tw, "  %s\t%s\t%d\t%.5f\t%.4f\n", l.NodeGroup, l.Name, l.Count, l.Price, l.Price*float64(l.Count))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

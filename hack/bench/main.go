@@ -56,20 +56,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	offerings, workloads, err := corpus(o.benchDir)
 	if err != nil {
 		if o.check {
-			fmt.Fprintf(stdout, "bench-check: skipped, the bench corpus %s is not present (it lives outside the project; CI has it): %v\n", o.benchDir, err)
+			printf(stdout, "bench-check: skipped, the bench corpus %s is not present (it lives outside the project; CI has it): %v\n", o.benchDir, err)
 			return 0
 		}
-		fmt.Fprintf(stdout, "bench: the bench corpus %s is not present (it lives outside the project; CI has it): %v\n", o.benchDir, err)
-		fmt.Fprintf(stdout, "bench: using the example workloads in %s instead\n", o.examples)
+		printf(stdout, "bench: the bench corpus %s is not present (it lives outside the project; CI has it): %v\n", o.benchDir, err)
+		printf(stdout, "bench: using the example workloads in %s instead\n", o.examples)
 		if offerings, workloads, err = corpus(o.examples); err != nil {
-			fmt.Fprintf(stderr, "bench: %v\n", err)
+			printf(stderr, "bench: %v\n", err)
 			return 1
 		}
 	}
 	var th *Thresholds
 	if o.check {
 		if th, err = loadThresholds(o.thresholds); err != nil {
-			fmt.Fprintf(stderr, "bench: %v\n", err)
+			printf(stderr, "bench: %v\n", err)
 			return 1
 		}
 	}
@@ -80,30 +80,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		r := runOne(o.bin, offerings, w)
 		if r.Error != "" {
 			failed = true
-			fmt.Fprintf(stderr, "bench: %s: %s\n", r.Workload, r.Error)
+			printf(stderr, "bench: %s: %s\n", r.Workload, r.Error)
 		}
 		results = append(results, r)
 	}
-	fmt.Fprint(stdout, FormatTable(results))
+	printf(stdout, "%s", FormatTable(results))
 
 	report := Report{Corpus: filepath.Dir(offerings), Results: results, AverageCostOverLB: AverageRatio(results)}
 	if th != nil {
 		report.Violations = th.Check(results)
 		report.GoalsMissed = th.Goals.Missed(results)
 		for _, g := range report.GoalsMissed {
-			fmt.Fprintf(stdout, "goal not met yet (not enforced): %s\n", g)
+			printf(stdout, "goal not met yet (not enforced): %s\n", g)
 		}
 	}
 	if o.out != "" {
 		if err := writeReport(o.out, report); err != nil {
-			fmt.Fprintf(stderr, "bench: %v\n", err)
+			printf(stderr, "bench: %v\n", err)
 			return 1
 		}
 	}
 	if len(report.Violations) > 0 {
-		fmt.Fprintf(stdout, "\nbench-check FAILED (%d):\n", len(report.Violations))
+		printf(stdout, "\nbench-check FAILED (%d):\n", len(report.Violations))
 		for _, v := range report.Violations {
-			fmt.Fprintf(stdout, "  - %s\n", v)
+			printf(stdout, "  - %s\n", v)
 		}
 		return 1
 	}
@@ -111,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if th != nil {
-		fmt.Fprintf(stdout, "\nbench-check passed: every workload within %s\n", o.thresholds)
+		printf(stdout, "\nbench-check passed: every workload within %s\n", o.thresholds)
 	}
 	return 0
 }
@@ -186,4 +186,9 @@ func writeReport(path string, report Report) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// printf writes a message for the user; there is nothing useful to do when that fails.
+func printf(w io.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(w, format, args...)
 }

@@ -69,7 +69,7 @@ func FormatTable(results []Result) string {
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
 	columns := []string{"workload", "pending", "new nodes", "$/h", "LB $/h", "cost/LB", "solve s", "peak MiB", "unschedulable", "wall s"}
 	row := func(cells ...string) {
-		fmt.Fprintf(tw, "| %s\t|\n", strings.Join(cells, "\t| "))
+		_, _ = fmt.Fprintf(tw, "| %s\t|\n", strings.Join(cells, "\t| "))
 	}
 	row(columns...)
 	dashes := make([]string, len(columns))
