@@ -106,7 +106,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 		printf(out, "%s", usage)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.offerings, "offerings", "", "offering catalogue (JSON array); default "+defaultOfferings+" of the repository containing the working directory")
+	fs.StringVar(&o.offerings, "offerings", "", "offering catalogue (JSON array); default "+defaultOfferings+" of the repository around the working directory or the binary")
 	fs.Var((*stringsFlag)(&o.inputs), "input", "workload file: multi-document YAML, JSON objects or a List (repeatable)")
 	fs.StringVar(&o.output, "output", "text", "output format: text or json")
 	fs.StringVar(&o.report, "report", "", "also write a self-contained HTML picture of the plan to this file")
@@ -127,31 +127,37 @@ func (o *options) validate(rest []string) error {
 	if o.offerings == "" {
 		path, ok := findDefaultOfferings()
 		if !ok {
-			return fmt.Errorf("no --offerings given and %s not found above the working directory", defaultOfferings)
+			return fmt.Errorf("no --offerings given and %s not found above the working directory or the binary", defaultOfferings)
 		}
 		o.offerings = path
 	}
 	return nil
 }
 
-// findDefaultOfferings walks up from the working directory to the repository that ships the
-// example catalogue.
+// findDefaultOfferings walks up from the working directory, then from the binary's directory
+// (bin/ or _output/bin/ of a clone), to the repository that ships the example catalogue.
 func findDefaultOfferings() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
 	}
-	for {
-		candidate := filepath.Join(dir, defaultOfferings)
-		if _, err := os.Stat(candidate); err == nil {
-			return candidate, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
 	}
+	for _, dir := range starts {
+		for {
+			candidate := filepath.Join(dir, defaultOfferings)
+			if _, err := os.Stat(candidate); err == nil {
+				return candidate, true
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", false
 }
 
 func plan(o *options, stdout, stderr io.Writer) int {
