@@ -185,3 +185,28 @@ func TestDefaultOfferingsFromRepository(t *testing.T) {
 	g.Expect(code).To(Equal(exitUsage))
 	g.Expect(stderr).To(ContainSubstring("no --offerings given"))
 }
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestOutputWriteFailure(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			g := NewWithT(t)
+			var stderr bytes.Buffer
+			code := run([]string{"plan", "--offerings", offeringsFile, "--input", webExample, "--output", format}, failingWriter{}, &stderr)
+			g.Expect(code).To(Equal(exitOutput))
+			g.Expect(stderr.String()).To(ContainSubstring("writing output: disk full"))
+		})
+	}
+}
+
+func TestFailOnUnschedulableStillPrintsThePlan(t *testing.T) {
+	g := NewWithT(t)
+	code, stdout, _ := runCmd("plan", "--offerings", offeringsFile, "--input", constrainedFile, "--output", "json", "--fail-on-unschedulable")
+	g.Expect(code).To(Equal(exitUnschedulable))
+	s := &summary{}
+	g.Expect(json.Unmarshal([]byte(stdout), s)).To(Succeed())
+	g.Expect(s.Unschedulable).To(Equal(2))
+}
