@@ -143,105 +143,81 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 		}
 	}
 
-	// Columns: x_t, then z[s,t], then z[s,p].
+	// Columns: x_t per template, z[s,t] and z[s,p] per shape and target.
+	lp := &sparseLP{}
+	shapeRow := make([]int, len(shapes))
+	for si, sh := range shapes {
+		shapeRow[si] = lp.addRow(true, sh.n)
+	}
 	tmplCol := map[int]int{}
 	var tmplOrder []int // map iteration order must not leak into the LP: duals would vary
-	var costs []float64
+	capRow := map[int]int{}
 	for _, sh := range shapes {
 		for _, ti := range sh.templates {
-			if _, ok := tmplCol[ti]; !ok {
-				tmplCol[ti] = len(costs)
-				tmplOrder = append(tmplOrder, ti)
-				costs = append(costs, s.templates[ti].offering.HourlyPrice)
+			if _, ok := tmplCol[ti]; ok {
+				continue
+			}
+			col := lp.addCol(s.templates[ti].offering.HourlyPrice)
+			tmplCol[ti] = col
+			tmplOrder = append(tmplOrder, ti)
+			capRow[ti] = len(lp.rhs)
+			for d := 0; d < numDims; d++ {
+				// free[t,d] x_t - sum_s req[s,d] z[s,t] >= 0
+				row := lp.addRow(true, 0)
+				lp.set(row, col, float64(max(s.templates[ti].free[d], 0))/dimUnit[d])
 			}
 		}
 	}
-	type zcol struct{ shape, target int }
-	var zt, zp []zcol
+	poolRow := make([]int, len(poolFree))
+	for pi := range poolFree {
+		poolRow[pi] = len(lp.rhs)
+		for d := 0; d < numDims; d++ {
+			lp.addRow(false, poolFree[pi][d])
+		}
+	}
+	type zcol struct{ shape, target, col int }
+	var zt []zcol
 	for si, sh := range shapes {
 		for _, ti := range sh.templates {
-			zt = append(zt, zcol{si, ti})
+			col := lp.addCol(0)
+			zt = append(zt, zcol{si, ti, col})
+			lp.set(shapeRow[si], col, 1)
+			for d := 0; d < numDims; d++ {
+				lp.set(capRow[ti]+d, col, -sh.req[d])
+			}
+			if sh.onePer {
+				// z[s,t] <= x_t
+				row := lp.addRow(true, 0)
+				lp.set(row, tmplCol[ti], 1)
+				lp.set(row, col, -1)
+			}
 		}
 		for _, pi := range sh.pools {
-			zp = append(zp, zcol{si, pi})
-		}
-	}
-	nTmpl := len(costs)
-	ncols := nTmpl + len(zt) + len(zp)
-	for len(costs) < ncols {
-		costs = append(costs, 0)
-	}
-
-	var a [][]float64
-	var b []float64
-	newRow := func(rhs float64) []float64 {
-		row := make([]float64, ncols)
-		a = append(a, row)
-		b = append(b, rhs)
-		return row
-	}
-	for si, sh := range shapes {
-		row := newRow(sh.n)
-		for k, z := range zt {
-			if z.shape == si {
-				row[nTmpl+k] = 1
+			col := lp.addCol(0)
+			lp.set(shapeRow[si], col, 1)
+			for d := 0; d < numDims; d++ {
+				lp.set(poolRow[pi]+d, col, sh.req[d])
 			}
-		}
-		for k, z := range zp {
-			if z.shape == si {
-				row[nTmpl+len(zt)+k] = 1
-			}
-		}
-	}
-	for col, ti := range tmplOrder {
-		for d := 0; d < numDims; d++ {
-			row := newRow(0)
-			row[col] = float64(max(s.templates[ti].free[d], 0)) / dimUnit[d]
-			for k, z := range zt {
-				if z.target == ti {
-					row[nTmpl+k] = -shapes[z.shape].req[d]
-				}
-			}
-		}
-	}
-	for pi := range poolFree {
-		for d := 0; d < numDims; d++ {
-			row := newRow(-poolFree[pi][d])
-			for k, z := range zp {
-				if z.target == pi {
-					row[nTmpl+len(zt)+k] = -shapes[z.shape].req[d]
-				}
-			}
-		}
-	}
-	for k, z := range zt {
-		if shapes[z.shape].onePer {
-			row := newRow(0)
-			row[tmplCol[z.target]] = 1
-			row[nTmpl+k] = -1
 		}
 	}
 
 	// NodeGroup limits: maxNodes, cpu and memory, counted from the start of the plan for the
 	// lower bound and from now while packing.
-	withoutLimits := len(a)
+	withoutLimits := len(lp.rhs)
 	for _, g := range s.groups {
 		nodes, cpu, mem := g.nodes, g.cpu, g.memory
 		if useExisting {
 			nodes, cpu, mem = g.baseNodes, g.baseCPU, g.baseMemory
 		}
 		limit := func(cap float64, per func(t *template) float64) {
-			row := make([]float64, ncols)
-			used := false
-			for col, ti := range tmplOrder {
+			row := -1
+			for _, ti := range tmplOrder {
 				if s.templates[ti].group == g {
-					row[col] = -per(s.templates[ti])
-					used = true
+					if row < 0 {
+						row = lp.addRow(false, max(cap, 0))
+					}
+					lp.set(row, tmplCol[ti], per(s.templates[ti]))
 				}
-			}
-			if used {
-				a = append(a, row)
-				b = append(b, -max(cap, 0))
 			}
 		}
 		if g.maxNodes > 0 {
@@ -257,32 +233,42 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 		}
 	}
 
-	x, y, cost, err := coverMin(a, b, costs)
-	if err != nil && len(a) > withoutLimits {
+	x, y, cost, err := lp.solve()
+	if err != nil && len(lp.rhs) > withoutLimits {
 		// The pods left cannot all fit within the limits; price them as if they could, the
 		// packer stops at the limits anyway.
-		x, y, cost, err = coverMin(a[:withoutLimits], b[:withoutLimits], costs)
+		lp.rhs, lp.ge = lp.rhs[:withoutLimits], lp.ge[:withoutLimits]
+		for j := range lp.cols {
+			kept := lp.cols[j][:0]
+			for _, e := range lp.cols[j] {
+				if e.row < withoutLimits {
+					kept = append(kept, e)
+				}
+			}
+			lp.cols[j] = kept
+		}
+		x, y, cost, err = lp.solve()
 	}
 	if err != nil {
 		return res, fmt.Errorf("solving the lower-bound LP, %w", err)
 	}
 	res.cost = cost
-	for col, ti := range tmplOrder {
-		res.nodes[ti] = x[col]
+	for _, ti := range tmplOrder {
+		res.nodes[ti] = x[tmplCol[ti]]
 	}
 	res.shapes = shapes
 	res.pods = make([]map[int]float64, len(shapes))
 	for si := range shapes {
 		res.pods[si] = map[int]float64{}
 	}
-	for k, z := range zt {
-		if v := x[nTmpl+k]; v > lpEps {
+	for _, z := range zt {
+		if v := x[z.col]; v > lpEps {
 			res.pods[z.shape][z.target] = v
 		}
 	}
 	for si, sh := range shapes {
 		for _, ci := range sh.classes {
-			res.value[ci] = y[si]
+			res.value[ci] = y[shapeRow[si]]
 		}
 	}
 	return res, nil
