@@ -27,6 +27,10 @@ type podClass struct {
 	// anti-affinity or a DoNotSchedule hostname spread on its own labels). Packing estimates
 	// put at most one member per new node; Filter still decides.
 	selfHostnameLimited bool
+	// selfAntiAffinity: required hostname anti-affinity against its own labels, so never two
+	// members on one node - a hard fact the lower bound may use (a spread allows more than
+	// one per node once every node has one, so it may not).
+	selfAntiAffinity bool
 	// dependsOnOthers: Filter for this class changes as other pods are placed elsewhere
 	// (spread, pod affinity), so a node that rejected it once may accept it later.
 	dependsOnOthers bool
@@ -105,7 +109,7 @@ func buildClasses(pods []*corev1.Pod) ([]*podClass, error) {
 			c.req[dimCPU] = res.Resource.GetMilliCPU()
 			c.req[dimMemory] = res.Resource.GetMemory()
 			c.req[dimPods] = 1
-			c.selfHostnameLimited, c.dependsOnOthers = constraintsOf(p)
+			c.selfHostnameLimited, c.selfAntiAffinity, c.dependsOnOthers = constraintsOf(p)
 			byKey[key] = c
 			out = append(out, c)
 		}
@@ -129,7 +133,7 @@ func sizeScore(req [numDims]int64) float64 {
 	return max(cpu, mem)
 }
 
-func constraintsOf(p *corev1.Pod) (selfHostname, dependsOnOthers bool) {
+func constraintsOf(p *corev1.Pod) (selfHostname, selfAnti, dependsOnOthers bool) {
 	for _, c := range p.Spec.TopologySpreadConstraints {
 		if c.WhenUnsatisfiable != corev1.DoNotSchedule {
 			continue
@@ -145,13 +149,14 @@ func constraintsOf(p *corev1.Pod) (selfHostname, dependsOnOthers bool) {
 		}
 		if a.PodAntiAffinity != nil {
 			for _, t := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-				if t.TopologyKey == corev1.LabelHostname && selectsPod(t.LabelSelector, p) {
-					selfHostname = true
+				if t.TopologyKey == corev1.LabelHostname && selectsPod(t.LabelSelector, p) &&
+					(len(t.Namespaces) == 0 || slices.Contains(t.Namespaces, p.Namespace)) && t.NamespaceSelector == nil {
+					selfHostname, selfAnti = true, true
 				}
 			}
 		}
 	}
-	return selfHostname, dependsOnOthers
+	return selfHostname, selfAnti, dependsOnOthers
 }
 
 // selectsPod says whether a term's selector matches the pod's own labels (same namespace

@@ -85,12 +85,12 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 			key.WriteByte('|')
 			key.WriteString(strconv.FormatInt(c.req[d], 10))
 		}
-		if c.selfHostnameLimited {
+		if c.selfAntiAffinity {
 			key.WriteString("|1")
 		}
 		sh, ok := byKey[key.String()]
 		if !ok {
-			sh = &lpShape{templates: tmpls, onePer: c.selfHostnameLimited}
+			sh = &lpShape{templates: tmpls, onePer: c.selfAntiAffinity}
 			for d := 0; d < numDims; d++ {
 				sh.req[d] = float64(c.req[d]) / dimUnit[d]
 			}

@@ -220,7 +220,7 @@ func (s *solver) openNode(ti int, fill []fillItem, remaining []int, total *int) 
 		return 0, nil
 	}
 	t.group.count(t.offering.CPU*1000, t.offering.MemoryMiB<<20)
-	s.newNodes = append(s.newNodes, &plannedNode{name: name, tmpl: t})
+	s.newNodes = append(s.newNodes, &plannedNode{name: name, tmpl: t, seq: s.seq})
 	return placed, nil
 }
 

@@ -35,14 +35,26 @@ type solver struct {
 	// existingOK[c][e]: class c could run on existing node e if it had room.
 	existingOK [][]bool
 
-	placedOn map[string][]string // node -> pending pods placed there, in order
+	placedOn map[string][]podRef // node -> pending pods placed there, in order
 	newNodes []*plannedNode
 	seq      int // new node names
+}
+
+// podRef is member i of class ci.
+type podRef struct{ ci, i int }
+
+func (s *solver) keys(refs []podRef) []string {
+	out := make([]string, len(refs))
+	for k, r := range refs {
+		out[k] = podKey(s.classes[r.ci].pods[r.i])
+	}
+	return out
 }
 
 type plannedNode struct {
 	name string
 	tmpl *template
+	seq  int
 }
 
 // Solve computes a plan for the pending pods of in.
@@ -73,7 +85,7 @@ func newSolver(in Input) (*solver, error) {
 	if err := reservation.Validate(); err != nil {
 		return nil, err
 	}
-	s := &solver{in: in, snap: NewSnapshot(), placedOn: map[string][]string{}}
+	s := &solver{in: in, snap: NewSnapshot(), placedOn: map[string][]podRef{}}
 	for _, ng := range in.NodeGroups {
 		g, err := parseNodeGroup(ng)
 		if err != nil {
@@ -205,6 +217,9 @@ func (s *solver) solve() (*Plan, error) {
 	if err := s.openNewNodes(); err != nil {
 		return nil, err
 	}
+	if err := s.downsize(); err != nil {
+		return nil, err
+	}
 	lowerBound, err := s.lowerBound()
 	if err != nil {
 		return nil, err
@@ -213,12 +228,12 @@ func (s *solver) solve() (*Plan, error) {
 	plan := &Plan{Pending: pending, LowerBound: lowerBound}
 	for _, name := range s.existing {
 		if pods := s.placedOn[name]; len(pods) > 0 {
-			plan.Existing = append(plan.Existing, Placement{Node: name, Pods: pods})
+			plan.Existing = append(plan.Existing, Placement{Node: name, Pods: s.keys(pods)})
 		}
 	}
 	for _, n := range s.newNodes {
 		plan.NewNodes = append(plan.NewNodes, NewNode{
-			Name: n.name, NodeGroup: n.tmpl.group.name, Offering: n.tmpl.offering, Pods: s.placedOn[n.name],
+			Name: n.name, NodeGroup: n.tmpl.group.name, Offering: n.tmpl.offering, Pods: s.keys(s.placedOn[n.name]),
 		})
 		plan.HourlyCost += n.tmpl.offering.HourlyPrice
 	}
@@ -369,7 +384,7 @@ func (s *solver) place(ci int, node string) error {
 	if err := s.sched.PlaceInfo(c.prep, c.infos[i], node); err != nil {
 		return err
 	}
-	s.placedOn[node] = append(s.placedOn[node], podKey(c.pods[i]))
+	s.placedOn[node] = append(s.placedOn[node], podRef{ci: ci, i: i})
 	s.next[ci]++
 	return nil
 }
