@@ -42,12 +42,8 @@ func (s *solver) openNewNodes() error {
 	return s.greedy(remaining, &total)
 }
 
-// followRounds bounds the LP-following rounds; patternTolerance is how much worse than the
-// LP (price over LP value) a rounded pattern node may be and still be opened.
-const (
-	followRounds     = 8
-	patternTolerance = 1.05
-)
+// followRounds bounds the LP-following rounds.
+const followRounds = 8
 
 // followLP opens the whole nodes of the LP's optimal mix for the pods left, each filled with
 // the LP's pattern for its template, interleaving templates in proportion to the mix so that
@@ -85,7 +81,7 @@ func (s *solver) followLP(remaining []int, total *int) error {
 			for _, it := range fill {
 				worth += float64(it.n) * res.value[it.ci]
 			}
-			if len(fill) == 0 || !t.group.allows(t.offering) || t.offering.HourlyPrice > patternTolerance*worth {
+			if len(fill) == 0 || !t.group.allows(t.offering) || t.offering.HourlyPrice > s.tolerance*worth {
 				quota[best] = opened[best]
 				continue
 			}

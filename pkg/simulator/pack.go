@@ -38,6 +38,8 @@ type solver struct {
 	placedOn map[string][]podRef // node -> pending pods placed there, in order
 	newNodes []*plannedNode
 	seq      int // new node names
+	// tolerance: how much worse than the LP a rounded pattern node may be (see followLP).
+	tolerance float64
 }
 
 // podRef is member i of class ci.
@@ -214,10 +216,7 @@ func (s *solver) solve() (*Plan, error) {
 	if err := s.fillExisting(); err != nil {
 		return nil, err
 	}
-	if err := s.openNewNodes(); err != nil {
-		return nil, err
-	}
-	if err := s.downsize(); err != nil {
+	if err := s.packNew(); err != nil {
 		return nil, err
 	}
 	lowerBound, err := s.lowerBound()

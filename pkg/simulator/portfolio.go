@@ -1,0 +1,86 @@
+package simulator
+
+import "maps"
+
+// How closely to follow the LP is a trade-off that depends on the workload: rounding a
+// pattern can waste more than the greedy would, or less. For inputs small enough, the packer
+// tries several tolerances on forks of the snapshot and keeps the best plan (most pods
+// placed, then cheapest; the first on ties, so the result stays deterministic).
+var (
+	tolerances = []float64{1.05, 1.1, 1.2}
+	// portfolioMaxPods: above this many pods left for new nodes, one attempt only.
+	portfolioMaxPods = 6000
+)
+
+type solverState struct {
+	next     []int
+	allowed  [][]bool
+	groups   [][3]int64
+	placedOn map[string][]podRef
+	seq      int
+}
+
+func (s *solver) save() solverState {
+	st := solverState{next: append([]int(nil), s.next...), placedOn: maps.Clone(s.placedOn), seq: s.seq}
+	for _, a := range s.allowed {
+		st.allowed = append(st.allowed, append([]bool(nil), a...))
+	}
+	for _, g := range s.groups {
+		st.groups = append(st.groups, [3]int64{int64(g.nodes), g.cpu, g.memory})
+	}
+	return st
+}
+
+func (s *solver) restore(st solverState) {
+	copy(s.next, st.next)
+	for i := range s.allowed {
+		copy(s.allowed[i], st.allowed[i])
+	}
+	for i, g := range s.groups {
+		g.nodes, g.cpu, g.memory = int(st.groups[i][0]), st.groups[i][1], st.groups[i][2]
+	}
+	s.placedOn = maps.Clone(st.placedOn)
+	s.newNodes = nil
+	s.seq = st.seq
+}
+
+// packNew opens new nodes for the pods the existing nodes could not take.
+func (s *solver) packNew() error {
+	left := 0
+	for ci, c := range s.classes {
+		left += len(c.pods) - s.next[ci]
+	}
+	attempt := func(tol float64) error {
+		s.tolerance = tol
+		if err := s.openNewNodes(); err != nil {
+			return err
+		}
+		return s.downsize()
+	}
+	if left == 0 || left > portfolioMaxPods || len(tolerances) == 1 {
+		return attempt(tolerances[0])
+	}
+	saved := s.save()
+	best, bestPlaced, bestCost := -1, -1, 0.0
+	for i, tol := range tolerances {
+		s.snap.Fork()
+		if err := attempt(tol); err != nil {
+			return err
+		}
+		placed, cost := 0, 0.0
+		for ci := range s.classes {
+			placed += s.next[ci]
+		}
+		for _, n := range s.newNodes {
+			cost += n.tmpl.offering.HourlyPrice
+		}
+		if placed > bestPlaced || (placed == bestPlaced && cost < bestCost-1e-9) {
+			best, bestPlaced, bestCost = i, placed, cost
+		}
+		if err := s.snap.Revert(); err != nil {
+			return err
+		}
+		s.restore(saved)
+	}
+	return attempt(tolerances[best])
+}
