@@ -171,6 +171,7 @@ func (s *simplex) run(cost []float64, enterable int) error {
 	u := make([]float64, m)
 	maxIter := 50 * (m + len(s.cols) + 10)
 	bland := false
+	var y []float64
 	for iter := 0; ; iter++ {
 		if iter > maxIter {
 			return fmt.Errorf("simplex did not converge in %d iterations", maxIter)
@@ -178,12 +179,16 @@ func (s *simplex) run(cost []float64, enterable int) error {
 		if iter > 5*(m+10)+len(s.cols) {
 			bland = true // long runs mean degenerate cycling; Bland's rule terminates
 		}
-		if iter > 0 && iter%refactorEvery == 0 {
+		if iter > 0 && iter%max(refactorEvery, m) == 0 {
+			// Rebuilding B^-1 costs m^3, so every m pivots keeps it at m^2 a pivot.
 			if err := s.refactor(); err != nil {
 				return err
 			}
+			y = nil
 		}
-		y := s.duals(cost)
+		if y == nil {
+			y = s.duals(cost)
+		}
 		enter, best := -1, -1e-9
 		for j := 0; j < enterable; j++ {
 			if s.pos[j] >= 0 {
@@ -218,6 +223,12 @@ func (s *simplex) run(cost []float64, enterable int) error {
 			return errUnbounded
 		}
 		s.pivot(leave, enter, u)
+		// The new duals differ from the old by the entering reduced cost times the new pivot
+		// row of B^-1: an O(m) update instead of recomputing c_B B^-1.
+		prow := s.binv[leave*m : (leave+1)*m]
+		for i := range y {
+			y[i] += best * prow[i]
+		}
 	}
 }
 
