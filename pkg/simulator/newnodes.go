@@ -76,12 +76,12 @@ func (s *solver) followLP(remaining []int, total *int) error {
 				break
 			}
 			t := s.templates[best]
-			fill := s.patternFill(best, res, remaining)
+			fill := s.patternFill(best, res, remaining, opened[best])
 			worth := 0.0
 			for _, it := range fill {
 				worth += float64(it.n) * res.value[it.ci]
 			}
-			if len(fill) == 0 || !t.group.allows(t.offering) || t.offering.HourlyPrice > s.tolerance*worth {
+			if len(fill) == 0 || !t.group.allows(t.offering) || t.offering.HourlyPrice > s.strategy.tolerance*worth {
 				quota[best] = opened[best]
 				continue
 			}
@@ -104,7 +104,7 @@ func (s *solver) followLP(remaining []int, total *int) error {
 
 // patternFill proposes the pods for one node of template ti: the LP's per-node pattern
 // rounded down, then rounded up where room is left, then anything else that fits, by value.
-func (s *solver) patternFill(ti int, res coverResult, remaining []int) []fillItem {
+func (s *solver) patternFill(ti int, res coverResult, remaining []int, nth int) []fillItem {
 	t := s.templates[ti]
 	x := res.nodes[ti]
 	free := t.free
@@ -154,12 +154,24 @@ func (s *solver) patternFill(ti int, res coverResult, remaining []int) []fillIte
 		}
 	}
 	slices.SortStableFunc(targets, func(a, b target) int { return cmp.Compare(b.per, a.per) })
+	// Rounding the pattern: either every node rounds down (then up where room is left), or
+	// (cumulative) node k of the template gets round((k+1)p) - round(k p) pods of a shape with
+	// p per node, so over the LP's count of nodes the fractional parts add up to what the LP
+	// meant instead of every node rounding the same way.
+	k := float64(nth)
 	for _, tg := range targets {
-		takeShape(tg.si, int64(math.Floor(tg.per+1e-9)))
+		want := math.Floor(tg.per + 1e-9)
+		if s.strategy.cumulative {
+			want = math.Floor((k+1)*tg.per+0.5) - math.Floor(k*tg.per+0.5)
+		}
+		takeShape(tg.si, int64(want))
 	}
-	slices.SortStableFunc(targets, func(a, b target) int {
-		return cmp.Compare(b.per-math.Floor(b.per+1e-9), a.per-math.Floor(a.per+1e-9))
-	})
+	if !s.strategy.cumulative {
+		// Round up where room is left, largest fractional part first.
+		slices.SortStableFunc(targets, func(a, b target) int {
+			return cmp.Compare(b.per-math.Floor(b.per+1e-9), a.per-math.Floor(a.per+1e-9))
+		})
+	}
 	for _, tg := range targets {
 		takeShape(tg.si, 1)
 	}
@@ -254,7 +266,7 @@ func (s *solver) greedy(remaining []int, total *int) error {
 			fill, _ := s.estimate(ti, remaining, res.value, orders)
 			consider(ti, fill)
 			if res.nodes[ti] > lpEps {
-				consider(ti, s.patternFill(ti, res, remaining))
+				consider(ti, s.patternFill(ti, res, remaining, 0))
 			}
 		}
 		if best < 0 {

@@ -38,8 +38,7 @@ type solver struct {
 	placedOn map[string][]podRef // node -> pending pods placed there, in order
 	newNodes []*plannedNode
 	seq      int // new node names
-	// tolerance: how much worse than the LP a rounded pattern node may be (see followLP).
-	tolerance float64
+	strategy strategy
 }
 
 // podRef is member i of class ci.

@@ -2,12 +2,20 @@ package simulator
 
 import "maps"
 
+// strategy is how the packer follows the LP: how much worse than the LP (price over LP value)
+// a rounded pattern node may be and still be opened, and how patterns are rounded.
+type strategy struct {
+	tolerance  float64
+	cumulative bool
+}
+
 // How closely to follow the LP is a trade-off that depends on the workload: rounding a
 // pattern can waste more than the greedy would, or less. For inputs small enough, the packer
-// tries several tolerances on forks of the snapshot and keeps the best plan (most pods
-// placed, then cheapest; the first on ties, so the result stays deterministic).
+// tries several strategies on forks of the snapshot and keeps the best plan (most pods
+// placed, then cheapest; the first on ties, so the result stays deterministic). Large inputs
+// get the first strategy only.
 var (
-	tolerances = []float64{1.05, 1.1, 1.2}
+	strategies = []strategy{{1.05, true}, {1.05, false}, {1.1, true}, {1.2, false}}
 	// portfolioMaxPods: above this many pods left for new nodes, one attempt only.
 	portfolioMaxPods = 6000
 )
@@ -50,21 +58,21 @@ func (s *solver) packNew() error {
 	for ci, c := range s.classes {
 		left += len(c.pods) - s.next[ci]
 	}
-	attempt := func(tol float64) error {
-		s.tolerance = tol
+	attempt := func(st strategy) error {
+		s.strategy = st
 		if err := s.openNewNodes(); err != nil {
 			return err
 		}
 		return s.downsize()
 	}
-	if left == 0 || left > portfolioMaxPods || len(tolerances) == 1 {
-		return attempt(tolerances[0])
+	if left == 0 || left > portfolioMaxPods || len(strategies) == 1 {
+		return attempt(strategies[0])
 	}
 	saved := s.save()
 	best, bestPlaced, bestCost := -1, -1, 0.0
-	for i, tol := range tolerances {
+	for i, st := range strategies {
 		s.snap.Fork()
-		if err := attempt(tol); err != nil {
+		if err := attempt(st); err != nil {
 			return err
 		}
 		placed, cost := 0, 0.0
@@ -82,5 +90,5 @@ func (s *solver) packNew() error {
 		}
 		s.restore(saved)
 	}
-	return attempt(tolerances[best])
+	return attempt(strategies[best])
 }
