@@ -68,10 +68,11 @@ func DecodeWorkload(r io.Reader) (*Workload, error) {
 	}
 }
 
+// isComment says whether a document holds nothing but comments and separators.
 func isComment(doc []byte) bool {
 	for _, line := range bytes.Split(doc, []byte("\n")) {
 		line = bytes.TrimSpace(line)
-		if len(line) > 0 && line[0] != '#' {
+		if len(line) > 0 && line[0] != '#' && !bytes.Equal(line, []byte("---")) {
 			return false
 		}
 	}
