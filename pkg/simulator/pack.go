@@ -135,6 +135,9 @@ func newSolver(in Input) (*solver, error) {
 		if ownedByDaemonSet(p) {
 			continue // the daemonset controller places these, one per node
 		}
+		if len(p.Spec.SchedulingGates) > 0 {
+			continue // the scheduler does not consider gated pods yet
+		}
 		pending = append(pending, withUID(p))
 	}
 	sched, err := NewScheduler(s.snap)

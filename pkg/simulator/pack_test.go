@@ -335,3 +335,25 @@ func TestBadInput(t *testing.T) {
 	g.Expect(plan.Pending).To(BeZero())
 	g.Expect(plan.CostRatio()).To(Equal(1.0))
 }
+
+func TestPendingPodSelection(t *testing.T) {
+	g := NewWithT(t)
+	gated := testPod("gated", "1", "1Gi")
+	gated.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/wait"}}
+	done := testPod("done", "1", "1Gi")
+	done.Status.Phase = corev1.PodSucceeded
+	dsPod := testPod("ds-pod", "1", "1Gi", withOwner("DaemonSet", "agent"))
+	elsewhere := testPod("elsewhere", "1", "1Gi")
+	elsewhere.Spec.NodeName = "unknown-node"
+	noUID := testPod("no-uid", "1", "1Gi")
+	noUID.UID = ""
+	plan := solveT(t, Input{
+		NodeGroups: []*v1alpha1.NodeGroup{testNodeGroup("general")},
+		Offerings:  standardOfferings(),
+		Pods:       []*corev1.Pod{gated, done, dsPod, elsewhere, noUID, testPod("web", "1", "1Gi")},
+	})
+	// Only the two plain pending pods are planned; the pod without a UID is not modified.
+	g.Expect(plan.Pending).To(Equal(2))
+	g.Expect(plan.OnNew()).To(Equal(2))
+	g.Expect(noUID.UID).To(BeEmpty())
+}
