@@ -3,6 +3,7 @@ package simulator
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -80,5 +81,131 @@ func (s *solver) tryMove(n *plannedNode, t *template, refs []podRef) (bool, erro
 	s.placedOn[name] = refs
 	delete(s.placedOn, n.name)
 	n.name, n.tmpl = name, t
+	return true, nil
+}
+
+// Repair: empty the emptiest new nodes. Rounding and the greedy's last choices leave some
+// nodes with room to spare and others nearly empty; a nearly empty node whose pods fit in the
+// spare room of the others is pure waste. Candidates are tried emptiest first, each on a fork
+// of the snapshot that is kept only when every one of its pods found a new home (best fit by
+// resource arithmetic, Filter decides).
+
+const (
+	// emptyMaxUtilisation: only nodes whose dominant resource is used below this are tried.
+	emptyMaxUtilisation = 0.8
+	// emptyMaxCandidates bounds the work on large plans.
+	emptyMaxCandidates = 64
+)
+
+func (s *solver) emptyNodes() error {
+	for _, c := range s.classes {
+		a := c.pods[0].Spec.Affinity
+		if a != nil && a.PodAffinity != nil && len(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0 {
+			// Removing a node could take away the pods another pod's affinity relies on.
+			return nil
+		}
+	}
+	type cand struct {
+		n    *plannedNode
+		util float64
+	}
+	var cands []cand
+	for _, n := range s.newNodes {
+		ni := s.snap.NodeInfo(n.name)
+		u := max(float64(ni.Requested.MilliCPU)/float64(max(ni.Allocatable.MilliCPU, 1)),
+			float64(ni.Requested.Memory)/float64(max(ni.Allocatable.Memory, 1)))
+		if u < emptyMaxUtilisation {
+			cands = append(cands, cand{n, u})
+		}
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int { return cmp.Compare(a.util, b.util) })
+	if len(cands) > emptyMaxCandidates {
+		cands = cands[:emptyMaxCandidates]
+	}
+	removed := map[*plannedNode]bool{}
+	for _, c := range cands {
+		ok, err := s.tryEmpty(c.n, removed)
+		if err != nil {
+			return err
+		}
+		if ok {
+			removed[c.n] = true
+		}
+	}
+	if len(removed) > 0 {
+		s.newNodes = slices.DeleteFunc(s.newNodes, func(n *plannedNode) bool { return removed[n] })
+	}
+	return nil
+}
+
+func (s *solver) tryEmpty(n *plannedNode, removed map[*plannedNode]bool) (bool, error) {
+	refs := s.placedOn[n.name]
+	targets := slices.Clone(s.existing)
+	for _, o := range s.newNodes {
+		if o != n && !removed[o] {
+			targets = append(targets, o.name)
+		}
+	}
+	s.snap.Fork()
+	if err := s.snap.RemoveNode(n.name); err != nil {
+		return false, err
+	}
+	type move struct {
+		ref  podRef
+		node string
+	}
+	var moves []move
+	preps := map[int]*Prepared{}
+	for _, r := range refs {
+		c := s.classes[r.ci]
+		p, ok := preps[r.ci]
+		if !ok {
+			p = s.sched.Prepare(c.pods[r.i])
+			preps[r.ci] = p
+		}
+		rejected := map[string]bool{}
+		placed := false
+		for !placed {
+			best, bestLeft := "", math.Inf(1)
+			for _, name := range targets {
+				if rejected[name] {
+					continue
+				}
+				ni := s.snap.NodeInfo(name)
+				f := freeOf(ni)
+				if f[dimCPU] < c.req[dimCPU] || f[dimMemory] < c.req[dimMemory] || f[dimPods] < 1 {
+					continue
+				}
+				left := max(float64(f[dimCPU]-c.req[dimCPU])/float64(max(ni.Allocatable.MilliCPU, 1)),
+					float64(f[dimMemory]-c.req[dimMemory])/float64(max(ni.Allocatable.Memory, 1)))
+				if left < bestLeft {
+					best, bestLeft = name, left
+				}
+			}
+			if best == "" {
+				return false, s.snap.Revert()
+			}
+			if !s.sched.Filter(p, s.snap.NodeInfo(best)).IsSuccess() {
+				rejected[best] = true
+				continue
+			}
+			if err := s.sched.PlaceInfo(p, c.infos[r.i], best); err != nil {
+				return false, err
+			}
+			moves = append(moves, move{r, best})
+			placed = true
+		}
+	}
+	if err := s.snap.Commit(); err != nil {
+		return false, err
+	}
+	for _, m := range moves {
+		s.placedOn[m.node] = append(s.placedOn[m.node], m.ref)
+	}
+	delete(s.placedOn, n.name)
+	g := n.tmpl.group
+	g.nodes--
+	g.cpu -= n.tmpl.offering.CPU * 1000
+	g.memory -= n.tmpl.offering.MemoryMiB << 20
 	return true, nil
 }

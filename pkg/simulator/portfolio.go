@@ -63,6 +63,9 @@ func (s *solver) packNew() error {
 		if err := s.openNewNodes(); err != nil {
 			return err
 		}
+		if err := s.emptyNodes(); err != nil {
+			return err
+		}
 		return s.downsize()
 	}
 	if left == 0 || left > portfolioMaxPods || len(strategies) == 1 {
