@@ -36,6 +36,11 @@ func (s *solver) openNewNodes() error {
 	if total == 0 {
 		return nil
 	}
+	if s.strategy.colgen {
+		if err := s.columnGeneration(remaining, &total); err != nil {
+			return err
+		}
+	}
 	if err := s.followLP(remaining, &total); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import "maps"
 type strategy struct {
 	tolerance  float64
 	cumulative bool
+	colgen     bool
 }
 
 // How closely to follow the LP is a trade-off that depends on the workload: rounding a
@@ -15,7 +16,7 @@ type strategy struct {
 // placed, then cheapest; the first on ties, so the result stays deterministic). Large inputs
 // get the first strategy only.
 var (
-	strategies = []strategy{{1.05, true}, {1.05, false}, {1.1, true}, {1.2, false}}
+	strategies = []strategy{{1.1, true, true}, {1.05, true, false}, {1.05, false, false}, {1.1, true, false}, {1.2, false, false}}
 	// portfolioMaxPods: above this many pods left for new nodes, one attempt only.
 	portfolioMaxPods = 6000
 )

@@ -1,0 +1,290 @@
+package simulator
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// Column generation (Gilmore-Gomory). Instead of rounding the LP's fractional per-node mix,
+// the LP's columns are whole-pod node patterns: "a node of template t with a pods of shape 1,
+// b of shape 2, ...". The master LP picks how many nodes of each pattern to buy; its duals
+// price the shapes; a knapsack per template then looks for a pattern worth more than the
+// node's price, and adds it. When no such pattern is found, the nodes of the patterns the LP
+// buys whole are opened as they are: no rounding inside a node, only the fractional counts
+// of patterns are left over (for the LP-following and greedy phases).
+
+const (
+	colgenMaxIterations = 40
+	colgenMaxColumns    = 4000
+)
+
+type pattern struct {
+	ti     int
+	counts []int // per shape
+}
+
+func (s *solver) columnGeneration(remaining []int, total *int) error {
+	res, err := s.cover(remaining, false)
+	if err != nil || len(res.shapes) == 0 {
+		return err
+	}
+	shapes := res.shapes
+	need := make([]int, len(shapes))
+	for si, sh := range shapes {
+		for _, ci := range sh.classes {
+			need[si] += remaining[ci]
+		}
+	}
+	limited := make([]bool, len(shapes))
+	for si, sh := range shapes {
+		for _, ci := range sh.classes {
+			limited[si] = limited[si] || s.classes[ci].selfHostnameLimited
+		}
+	}
+	allowedOn := func(si, ti int) bool { return s.allowed[shapes[si].classes[0]][ti] }
+	shapeOf := map[int]int{}
+	for si, sh := range shapes {
+		for _, ci := range sh.classes {
+			shapeOf[ci] = si
+		}
+	}
+
+	var cols []pattern
+	seen := map[string]bool{}
+	addCol := func(p pattern) bool {
+		key := patternKey(p)
+		if seen[key] {
+			return false
+		}
+		seen[key] = true
+		cols = append(cols, p)
+		return true
+	}
+	// Start with the LP's values: the best knapsack fill per template.
+	y := make([]float64, len(shapes))
+	for si, sh := range shapes {
+		y[si] = res.value[sh.classes[0]]
+	}
+	for ti, t := range s.templates {
+		if !t.group.allows(t.offering) {
+			continue
+		}
+		if p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn); v > 0 {
+			addCol(p)
+		}
+		// Single-shape patterns guarantee the master LP is feasible.
+		for si, sh := range shapes {
+			if allowedOn(si, ti) {
+				if p := s.singleShape(ti, si, sh, need, limited); p.counts != nil {
+					addCol(p)
+				}
+			}
+		}
+	}
+	var lambda []float64
+	for iter := 0; iter < colgenMaxIterations; iter++ {
+		lp := &sparseLP{}
+		for si := range shapes {
+			lp.addRow(true, float64(need[si]))
+		}
+		for _, p := range cols {
+			col := lp.addCol(s.templates[p.ti].offering.HourlyPrice)
+			for si, n := range p.counts {
+				lp.set(si, col, float64(n))
+			}
+		}
+		s.addLimitRows(lp, cols)
+		x, duals, _, err := lp.solve()
+		if err != nil {
+			return nil // leave it to the other phases
+		}
+		duals = duals[:len(shapes)]
+		lambda, y = x, duals
+		added := false
+		for ti, t := range s.templates {
+			if !t.group.allows(t.offering) || len(cols) >= colgenMaxColumns {
+				continue
+			}
+			p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn)
+			if v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+
+	// Open the whole nodes of every pattern the LP buys, most bought first.
+	order := make([]int, len(cols))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(lambda[b], lambda[a]) })
+	for _, k := range order {
+		p := cols[k]
+		t := s.templates[p.ti]
+		for n := 0; n < int(math.Floor(lambda[k]+1e-6)) && t.group.allows(t.offering); n++ {
+			fill := s.patternToFill(p, shapes, remaining)
+			worth := 0.0
+			for _, it := range fill {
+				worth += float64(it.n) * y[shapeOf[it.ci]]
+			}
+			// Other patterns may have taken this one's pods; a node that lost too many is
+			// not worth opening as is.
+			if len(fill) == 0 || t.offering.HourlyPrice > s.strategy.tolerance*worth {
+				break
+			}
+			placed, err := s.openNode(p.ti, fill, remaining, total)
+			if err != nil {
+				return err
+			}
+			if placed == 0 {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+func patternKey(p pattern) string {
+	b := make([]byte, 0, 8+4*len(p.counts))
+	b = append(b, byte(p.ti), byte(p.ti>>8), '|')
+	for _, n := range p.counts {
+		b = append(b, byte(n), byte(n>>8), ',')
+	}
+	return string(b)
+}
+
+// singleShape is the pattern of as many pods of one shape as a node of template ti holds.
+func (s *solver) singleShape(ti, si int, sh *lpShape, need []int, limited []bool) pattern {
+	t := s.templates[ti]
+	req := s.classes[sh.classes[0]].req
+	n := int64(need[si])
+	for d := 0; d < numDims; d++ {
+		if req[d] > 0 {
+			n = min(n, t.free[d]/req[d])
+		}
+	}
+	if limited[si] {
+		n = min(n, 1)
+	}
+	if n <= 0 {
+		return pattern{}
+	}
+	counts := make([]int, len(need))
+	counts[si] = int(n)
+	return pattern{ti: ti, counts: counts}
+}
+
+// knapsack fills a node of template ti greedily to maximise the pods' value under y, trying a
+// few item orders (value density against the node's scarcest use, value, size) and keeping
+// the best. It is a heuristic: column generation only needs good columns, not optimal ones.
+func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool, y []float64, allowedOn func(si, ti int) bool) (pattern, float64) {
+	t := s.templates[ti]
+	var items []int
+	for si := range shapes {
+		if y[si] > lpEps && need[si] > 0 && allowedOn(si, ti) {
+			items = append(items, si)
+		}
+	}
+	if len(items) == 0 {
+		return pattern{}, 0
+	}
+	req := func(si int) [numDims]int64 { return s.classes[shapes[si].classes[0]].req }
+	size := func(si int) float64 {
+		r := req(si)
+		sz := 1e-12
+		for d := 0; d < numDims; d++ {
+			if t.free[d] > 0 {
+				sz = max(sz, float64(r[d])/float64(t.free[d]))
+			}
+		}
+		return sz
+	}
+	orders := [][]int{slices.Clone(items), slices.Clone(items), slices.Clone(items)}
+	slices.SortStableFunc(orders[0], func(a, b int) int { return cmp.Compare(y[b]/size(b), y[a]/size(a)) })
+	slices.SortStableFunc(orders[1], func(a, b int) int { return cmp.Compare(y[b], y[a]) })
+	slices.SortStableFunc(orders[2], func(a, b int) int { return cmp.Compare(size(b), size(a)) })
+	var best pattern
+	bestValue := 0.0
+	for _, order := range orders {
+		free := t.free
+		counts := make([]int, len(shapes))
+		value := 0.0
+		for _, si := range order {
+			r := req(si)
+			n := int64(need[si])
+			for d := 0; d < numDims; d++ {
+				if r[d] > 0 {
+					n = min(n, free[d]/r[d])
+				}
+			}
+			if limited[si] {
+				n = min(n, 1)
+			}
+			if n <= 0 {
+				continue
+			}
+			for d := 0; d < numDims; d++ {
+				free[d] -= n * r[d]
+			}
+			counts[si] = int(n)
+			value += float64(n) * y[si]
+		}
+		if value > bestValue*(1+1e-9) {
+			best, bestValue = pattern{ti: ti, counts: counts}, value
+		}
+	}
+	return best, bestValue
+}
+
+// patternToFill turns a pattern into pods of concrete classes still waiting.
+func (s *solver) patternToFill(p pattern, shapes []*lpShape, remaining []int) []fillItem {
+	var fill []fillItem
+	for si, n := range p.counts {
+		for _, ci := range shapes[si].classes {
+			if n <= 0 {
+				break
+			}
+			k := min(n, remaining[ci])
+			if k > 0 {
+				fill = append(fill, fillItem{ci: ci, n: k})
+				n -= k
+			}
+		}
+	}
+	return fill
+}
+
+// addLimitRows caps, per NodeGroup, the nodes, cpu and memory the master LP may buy, with
+// what the group has left now.
+func (s *solver) addLimitRows(lp *sparseLP, cols []pattern) {
+	for _, g := range s.groups {
+		limit := func(capacity float64, per func(t *template) float64) {
+			row := -1
+			for k, p := range cols {
+				t := s.templates[p.ti]
+				if t.group != g {
+					continue
+				}
+				if row < 0 {
+					row = lp.addRow(false, max(capacity, 0))
+				}
+				lp.set(row, k, per(t))
+			}
+		}
+		if g.maxNodes > 0 {
+			limit(float64(g.maxNodes-g.nodes), func(*template) float64 { return 1 })
+		}
+		if g.limitCPU != 0 {
+			limit(float64(g.limitCPU-g.cpu)/dimUnit[dimCPU], func(t *template) float64 { return float64(t.offering.CPU) })
+		}
+		if g.limitMem != 0 {
+			limit(float64(g.limitMem-g.memory)/dimUnit[dimMemory], func(t *template) float64 {
+				return float64(t.offering.MemoryMiB<<20) / dimUnit[dimMemory]
+			})
+		}
+	}
+}
