@@ -70,7 +70,7 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 		if !t.group.allows(t.offering) {
 			continue
 		}
-		if p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn); v > 0 {
+		if p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn); v > 0 && p.counts != nil {
 			addCol(p)
 		}
 		// Single-shape patterns guarantee the master LP is feasible.
@@ -107,7 +107,7 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 				continue
 			}
 			p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn)
-			if v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
+			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
 				added = true
 			}
 		}
@@ -178,27 +178,32 @@ func (s *solver) singleShape(ti, si int, sh *lpShape, need []int, limited []bool
 	return pattern{ti: ti, counts: counts}
 }
 
-// knapsack fills a node of template ti greedily to maximise the pods' value under y, trying a
-// few item orders (value density against the node's scarcest use, value, size) and keeping
-// the best. It is a heuristic: column generation only needs good columns, not optimal ones.
+// knapsack fills a node of template ti greedily to maximise the pods' value under y.
 func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool, y []float64, allowedOn func(si, ti int) bool) (pattern, float64) {
-	t := s.templates[ti]
+	counts, value := s.knapsackFree(s.templates[ti].free, shapes, need, limited, y, func(si int) bool { return allowedOn(si, ti) })
+	return pattern{ti: ti, counts: counts}, value
+}
+
+// knapsackFree fills room free greedily to maximise the pods' value under y, trying a few
+// item orders (value density against the scarcest use of the room, value, size) and keeping
+// the best. It is a heuristic: column generation only needs good columns, not optimal ones.
+func (s *solver) knapsackFree(free [numDims]int64, shapes []*lpShape, need []int, limited []bool, y []float64, allowed func(si int) bool) ([]int, float64) {
 	var items []int
 	for si := range shapes {
-		if y[si] > lpEps && need[si] > 0 && allowedOn(si, ti) {
+		if y[si] > lpEps && need[si] > 0 && allowed(si) {
 			items = append(items, si)
 		}
 	}
 	if len(items) == 0 {
-		return pattern{}, 0
+		return nil, 0
 	}
 	req := func(si int) [numDims]int64 { return s.classes[shapes[si].classes[0]].req }
 	size := func(si int) float64 {
 		r := req(si)
 		sz := 1e-12
 		for d := 0; d < numDims; d++ {
-			if t.free[d] > 0 {
-				sz = max(sz, float64(r[d])/float64(t.free[d]))
+			if free[d] > 0 {
+				sz = max(sz, float64(r[d])/float64(free[d]))
 			}
 		}
 		return sz
@@ -207,10 +212,10 @@ func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool,
 	slices.SortStableFunc(orders[0], func(a, b int) int { return cmp.Compare(y[b]/size(b), y[a]/size(a)) })
 	slices.SortStableFunc(orders[1], func(a, b int) int { return cmp.Compare(y[b], y[a]) })
 	slices.SortStableFunc(orders[2], func(a, b int) int { return cmp.Compare(size(b), size(a)) })
-	var best pattern
+	var best []int
 	bestValue := 0.0
 	for _, order := range orders {
-		free := t.free
+		room := free
 		counts := make([]int, len(shapes))
 		value := 0.0
 		for _, si := range order {
@@ -218,7 +223,7 @@ func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool,
 			n := int64(need[si])
 			for d := 0; d < numDims; d++ {
 				if r[d] > 0 {
-					n = min(n, free[d]/r[d])
+					n = min(n, room[d]/r[d])
 				}
 			}
 			if limited[si] {
@@ -228,13 +233,13 @@ func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool,
 				continue
 			}
 			for d := 0; d < numDims; d++ {
-				free[d] -= n * r[d]
+				room[d] -= n * r[d]
 			}
 			counts[si] = int(n)
 			value += float64(n) * y[si]
 		}
 		if value > bestValue*(1+1e-9) {
-			best, bestValue = pattern{ti: ti, counts: counts}, value
+			best, bestValue = counts, value
 		}
 	}
 	return best, bestValue

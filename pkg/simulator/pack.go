@@ -215,9 +215,6 @@ func (s *solver) solve() (*Plan, error) {
 	for _, name := range s.existing {
 		s.existingFree = append(s.existingFree, freeOf(s.snap.NodeInfo(name)))
 	}
-	if err := s.fillExisting(); err != nil {
-		return nil, err
-	}
 	if err := s.packNew(); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ type strategy struct {
 	tolerance  float64
 	cumulative bool
 	colgen     bool
+	// existingColgen picks what goes on existing nodes by column generation first.
+	existingColgen bool
 }
 
 // How closely to follow the LP is a trade-off that depends on the workload: rounding a
@@ -16,7 +18,14 @@ type strategy struct {
 // placed, then cheapest; the first on ties, so the result stays deterministic). Large inputs
 // get the first strategy only.
 var (
-	strategies = []strategy{{1.1, true, true}, {1.05, true, false}, {1.05, false, false}, {1.1, true, false}, {1.2, false, false}}
+	strategies = []strategy{
+		{tolerance: 1.1, cumulative: true, colgen: true},
+		{tolerance: 1.05, cumulative: true},
+		{tolerance: 1.05},
+		{tolerance: 1.1, cumulative: true},
+		{tolerance: 1.2},
+		{tolerance: 1.1, cumulative: true, colgen: true, existingColgen: true},
+	}
 	// portfolioMaxPods: above this many pods left for new nodes, one attempt only.
 	portfolioMaxPods = 6000
 )
@@ -53,7 +62,7 @@ func (s *solver) restore(st solverState) {
 	s.seq = st.seq
 }
 
-// packNew opens new nodes for the pods the existing nodes could not take.
+// packNew places the pending pods: on existing nodes first, then on new nodes.
 func (s *solver) packNew() error {
 	left := 0
 	for ci, c := range s.classes {
@@ -61,6 +70,14 @@ func (s *solver) packNew() error {
 	}
 	attempt := func(st strategy) error {
 		s.strategy = st
+		if st.existingColgen {
+			if err := s.existingPatterns(); err != nil {
+				return err
+			}
+		}
+		if err := s.fillExisting(); err != nil {
+			return err
+		}
 		if err := s.openNewNodes(); err != nil {
 			return err
 		}

@@ -1,0 +1,162 @@
+package simulator
+
+// Which pending pods should take the free room of existing nodes? Largest first is a fair
+// guess, but the right answer is "the ones that would be expensive to host on new nodes, in
+// combinations that fill the room". Column generation answers that directly: each existing
+// node is a free "template" usable once, whose columns are whole-pod patterns fitting its
+// room; new-node templates compete in the same master LP. Each node then gets the pattern
+// the LP uses most, Filter confirming every pod.
+
+// existingColgenMax: above this many existing nodes the pass is skipped (one knapsack per
+// node and iteration).
+const existingColgenMax = 400
+
+func (s *solver) existingPatterns() error {
+	if len(s.existing) == 0 || len(s.existing) > existingColgenMax {
+		return nil
+	}
+	counts := make([]int, len(s.classes))
+	for ci, c := range s.classes {
+		counts[ci] = len(c.pods) - s.next[ci]
+	}
+	res, err := s.cover(counts, true)
+	if err != nil || len(res.shapes) == 0 {
+		return err
+	}
+	shapes := res.shapes
+	need := make([]int, len(shapes))
+	limited := make([]bool, len(shapes))
+	for si, sh := range shapes {
+		for _, ci := range sh.classes {
+			need[si] += counts[ci]
+			limited[si] = limited[si] || s.classes[ci].selfHostnameLimited
+		}
+	}
+	onTemplate := func(si, ti int) bool { return s.allowed[shapes[si].classes[0]][ti] }
+	onExisting := func(si, ei int) bool { return s.existingOK[shapes[si].classes[0]][ei] }
+	nt := len(s.templates)
+
+	// Columns: target < nt is a template, nt+ei an existing node.
+	var cols []pattern
+	seen := map[string]bool{}
+	addCol := func(p pattern) bool {
+		if p.counts == nil {
+			return false
+		}
+		key := patternKey(p)
+		if seen[key] {
+			return false
+		}
+		seen[key] = true
+		cols = append(cols, p)
+		return true
+	}
+	y := make([]float64, len(shapes))
+	for si, sh := range shapes {
+		y[si] = res.value[sh.classes[0]]
+	}
+	for ti := range s.templates {
+		for si, sh := range shapes {
+			if onTemplate(si, ti) {
+				addCol(s.singleShape(ti, si, sh, need, limited))
+			}
+		}
+	}
+	existingFree := func(ei int) [numDims]int64 { return freeOf(s.snap.NodeInfo(s.existing[ei])) }
+	for ei := range s.existing {
+		c, _ := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) })
+		addCol(pattern{ti: nt + ei, counts: c})
+	}
+
+	var lambda []float64
+	for iter := 0; iter < colgenMaxIterations; iter++ {
+		lp := &sparseLP{}
+		for si := range shapes {
+			lp.addRow(true, float64(need[si]))
+		}
+		nodeRow := make([]int, len(s.existing))
+		for ei := range s.existing {
+			nodeRow[ei] = lp.addRow(false, 1)
+		}
+		var tmplCols []pattern
+		for _, p := range cols {
+			cost := 0.0
+			if p.ti < nt {
+				cost = s.templates[p.ti].offering.HourlyPrice
+			}
+			col := lp.addCol(cost)
+			for si, n := range p.counts {
+				lp.set(si, col, float64(n))
+			}
+			if p.ti >= nt {
+				lp.set(nodeRow[p.ti-nt], col, 1)
+			}
+			tmplCols = append(tmplCols, p)
+		}
+		x, duals, _, err := lp.solve()
+		if err != nil {
+			return nil // leave it to the other phases
+		}
+		lambda = x
+		copy(y, duals[:len(shapes)])
+		added := false
+		for ti, t := range s.templates {
+			if len(cols) >= colgenMaxColumns {
+				break
+			}
+			p, v := s.knapsack(ti, shapes, need, limited, y, onTemplate)
+			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
+				added = true
+			}
+		}
+		for ei := range s.existing {
+			if len(cols) >= colgenMaxColumns {
+				break
+			}
+			c, v := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) })
+			// The node's row price is <= 0: a pattern improves the LP when its value is above
+			// what the node is already worth.
+			if c != nil && v > -duals[nodeRow[ei]]+1e-9 && addCol(pattern{ti: nt + ei, counts: c}) {
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+
+	// Each existing node gets the pattern the LP uses most (if it uses one at all).
+	best := make([]int, len(s.existing))
+	for i := range best {
+		best[i] = -1
+	}
+	for k, p := range cols {
+		if p.ti < nt || lambda[k] < 0.5 {
+			continue
+		}
+		ei := p.ti - nt
+		if best[ei] < 0 || lambda[k] > lambda[best[ei]] {
+			best[ei] = k
+		}
+	}
+	for ei, k := range best {
+		if k < 0 {
+			continue
+		}
+		name := s.existing[ei]
+		for si, n := range cols[k].counts {
+			for _, ci := range shapes[si].classes {
+				c := s.classes[ci]
+				for ; n > 0 && s.next[ci] < len(c.pods); n-- {
+					if !s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
+						break
+					}
+					if err := s.place(ci, name); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
