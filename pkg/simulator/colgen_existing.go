@@ -19,9 +19,65 @@ func (s *solver) existingPatterns() error {
 	for ci, c := range s.classes {
 		counts[ci] = len(c.pods) - s.next[ci]
 	}
+	r, err := s.colgenWithExisting(counts, func(ei int) [numDims]int64 { return freeOf(s.snap.NodeInfo(s.existing[ei])) })
+	if err != nil || r == nil {
+		return err
+	}
+	shapes, cols, lambda, nt := r.shapes, r.cols, r.lambda, len(s.templates)
+
+	// Each existing node gets the pattern the LP uses most (if it uses one at all).
+	best := make([]int, len(s.existing))
+	for i := range best {
+		best[i] = -1
+	}
+	for k, p := range cols {
+		if p.ti < nt || lambda[k] < 0.5 {
+			continue
+		}
+		ei := p.ti - nt
+		if best[ei] < 0 || lambda[k] > lambda[best[ei]] {
+			best[ei] = k
+		}
+	}
+	for ei, k := range best {
+		if k < 0 {
+			continue
+		}
+		name := s.existing[ei]
+		for si, n := range cols[k].counts {
+			for _, ci := range shapes[si].classes {
+				c := s.classes[ci]
+				for ; n > 0 && s.next[ci] < len(c.pods); n-- {
+					if !s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
+						break
+					}
+					if err := s.place(ci, name); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+type colgenResult struct {
+	shapes    []*lpShape
+	need      []int
+	limited   []bool
+	cols      []pattern
+	lambda    []float64
+	y         []float64
+	nodeDuals []float64
+}
+
+// colgenWithExisting runs column generation over new-node templates and existing nodes (each
+// usable once, with the room free(ei)) for counts[c] pods of each class. It returns nil when
+// there is nothing to do or the LP cannot be solved.
+func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int64) (*colgenResult, error) {
 	res, err := s.cover(counts, true)
 	if err != nil || len(res.shapes) == 0 {
-		return err
+		return nil, err
 	}
 	shapes := res.shapes
 	need := make([]int, len(shapes))
@@ -62,13 +118,13 @@ func (s *solver) existingPatterns() error {
 			}
 		}
 	}
-	existingFree := func(ei int) [numDims]int64 { return freeOf(s.snap.NodeInfo(s.existing[ei])) }
+	existingFree := free
 	for ei := range s.existing {
 		c, _ := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) })
 		addCol(pattern{ti: nt + ei, counts: c})
 	}
 
-	var lambda []float64
+	var lambda, nodeDuals []float64
 	for iter := 0; iter < colgenMaxIterations; iter++ {
 		lp := &sparseLP{}
 		for si := range shapes {
@@ -78,7 +134,6 @@ func (s *solver) existingPatterns() error {
 		for ei := range s.existing {
 			nodeRow[ei] = lp.addRow(false, 1)
 		}
-		var tmplCols []pattern
 		for _, p := range cols {
 			cost := 0.0
 			if p.ti < nt {
@@ -91,13 +146,16 @@ func (s *solver) existingPatterns() error {
 			if p.ti >= nt {
 				lp.set(nodeRow[p.ti-nt], col, 1)
 			}
-			tmplCols = append(tmplCols, p)
 		}
 		x, duals, _, err := lp.solve()
 		if err != nil {
-			return nil // leave it to the other phases
+			return nil, nil // leave it to the other phases
 		}
 		lambda = x
+		nodeDuals = make([]float64, len(s.existing))
+		for ei := range s.existing {
+			nodeDuals[ei] = duals[nodeRow[ei]]
+		}
 		copy(y, duals[:len(shapes)])
 		added := false
 		for ti, t := range s.templates {
@@ -124,39 +182,8 @@ func (s *solver) existingPatterns() error {
 			break
 		}
 	}
-
-	// Each existing node gets the pattern the LP uses most (if it uses one at all).
-	best := make([]int, len(s.existing))
-	for i := range best {
-		best[i] = -1
+	if lambda == nil {
+		return nil, nil
 	}
-	for k, p := range cols {
-		if p.ti < nt || lambda[k] < 0.5 {
-			continue
-		}
-		ei := p.ti - nt
-		if best[ei] < 0 || lambda[k] > lambda[best[ei]] {
-			best[ei] = k
-		}
-	}
-	for ei, k := range best {
-		if k < 0 {
-			continue
-		}
-		name := s.existing[ei]
-		for si, n := range cols[k].counts {
-			for _, ci := range shapes[si].classes {
-				c := s.classes[ci]
-				for ; n > 0 && s.next[ci] < len(c.pods); n-- {
-					if !s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
-						break
-					}
-					if err := s.place(ci, name); err != nil {
-						return err
-					}
-				}
-			}
-		}
-	}
-	return nil
+	return &colgenResult{shapes: shapes, need: need, limited: limited, cols: cols, lambda: lambda, y: y, nodeDuals: nodeDuals}, nil
 }

@@ -1,7 +1,10 @@
 package simulator
 
 import (
+	"cmp"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -279,8 +282,126 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 // NodeGroup limits are not in the LP, so a bound over them could exceed what any plan within
 // the limits may spend.
 func (s *solver) lowerBound() (float64, error) {
+	// The bound must consider every template a pod could use, not the ones packing has
+	// stopped proposing.
+	packing := s.allowed
+	s.allowed = s.allowedAtStart
+	defer func() { s.allowed = packing }()
 	counts := make([]int, len(s.classes))
 	copy(counts, s.next)
 	res, err := s.cover(counts, true)
-	return res.cost, err
+	if err != nil {
+		return 0, err
+	}
+	return max(res.cost, s.configBound(counts)), nil
+}
+
+// configBound is a second, often tighter, lower bound from the configuration LP (columns are
+// whole-pod node patterns), where the covering LP lets a pod's requests straddle the leftover
+// room of several existing nodes. Column generation only finds good patterns heuristically,
+// so its LP value proves nothing; but any row prices y >= 0 give a bound by weak duality once
+// made feasible for every possible pattern: scale y by theta so that no node of any template
+// can be worth more than its price, and charge each existing node the most its room could be
+// worth. Both use an upper bound of the best pattern's value (a fractional knapsack per
+// dimension), never the heuristic's answer. NodeGroup limits are left out (a relaxation).
+func (s *solver) configBound(counts []int) float64 {
+	if len(s.existing) > existingColgenMax {
+		return 0
+	}
+	r, err := s.colgenWithExisting(counts, func(ei int) [numDims]int64 { return s.existingFree[ei] })
+	if err != nil || r == nil {
+		return 0
+	}
+	onePer := make([]bool, len(r.shapes))
+	for si, sh := range r.shapes {
+		for _, ci := range sh.classes {
+			onePer[si] = onePer[si] || s.classes[ci].selfAntiAffinity
+		}
+	}
+	y := make([]float64, len(r.y))
+	for si, v := range r.y {
+		y[si] = max(v, 0)
+	}
+	theta := 1.0
+	for ti, t := range s.templates {
+		ub := s.patternValueBound(t.free, r, onePer, y, func(si int) bool { return s.allowed[r.shapes[si].classes[0]][ti] })
+		if ub > t.offering.HourlyPrice {
+			theta = min(theta, t.offering.HourlyPrice/ub)
+		}
+	}
+	total := 0.0
+	for si := range r.shapes {
+		total += float64(r.need[si]) * y[si]
+	}
+	for ei := range s.existing {
+		total -= s.patternValueBound(s.existingFree[ei], r, onePer, y, func(si int) bool { return s.existingOK[r.shapes[si].classes[0]][ei] })
+	}
+	return max(theta*total, 0)
+}
+
+// patternValueBound is an upper bound of the value under y of any set of pending pods that
+// fits in room free: for each dimension alone, the fractional knapsack (items bounded by the
+// pods there are, one per node for self anti-affinity, and what fits in every dimension);
+// the smallest of these.
+func (s *solver) patternValueBound(free [numDims]int64, r *colgenResult, onePer []bool, y []float64, allowed func(si int) bool) float64 {
+	type item struct {
+		si    int
+		bound float64
+	}
+	var items []item
+	for si := range r.shapes {
+		if y[si] <= 0 || r.need[si] == 0 || !allowed(si) {
+			continue
+		}
+		req := s.classes[r.shapes[si].classes[0]].req
+		b := int64(r.need[si])
+		if onePer[si] {
+			b = min(b, 1)
+		}
+		for d := 0; d < numDims; d++ {
+			if req[d] > 0 {
+				b = min(b, max(free[d], 0)/req[d])
+			}
+		}
+		if b > 0 {
+			items = append(items, item{si, float64(b)})
+		}
+	}
+	if len(items) == 0 {
+		return 0
+	}
+	best := math.Inf(1)
+	for d := 0; d < numDims; d++ {
+		req := func(si int) float64 { return float64(s.classes[r.shapes[si].classes[0]].req[d]) }
+		sorted := slices.Clone(items)
+		slices.SortStableFunc(sorted, func(a, b item) int {
+			ra, rb := req(a.si), req(b.si)
+			switch {
+			case ra == 0 && rb == 0:
+				return 0
+			case ra == 0:
+				return -1
+			case rb == 0:
+				return 1
+			}
+			return cmp.Compare(y[b.si]/rb, y[a.si]/ra)
+		})
+		room := float64(max(free[d], 0))
+		value := 0.0
+		for _, it := range sorted {
+			q := req(it.si)
+			if q == 0 {
+				value += it.bound * y[it.si]
+				continue
+			}
+			take := min(it.bound, room/q)
+			if take <= 0 {
+				break
+			}
+			value += take * y[it.si]
+			room -= take * q
+		}
+		best = min(best, value)
+	}
+	return best
 }

@@ -29,9 +29,10 @@ type solver struct {
 	existingFree [][numDims]int64
 
 	// per class: next unplaced member, templates allowed for new nodes, and why not others.
-	next    []int
-	allowed [][]bool
-	reasons [][]string
+	next           []int
+	allowed        [][]bool
+	allowedAtStart [][]bool
+	reasons        [][]string
 	// existingOK[c][e]: class c could run on existing node e if it had room.
 	existingOK [][]bool
 
@@ -214,6 +215,9 @@ func (s *solver) solve() (*Plan, error) {
 	}
 	for _, name := range s.existing {
 		s.existingFree = append(s.existingFree, freeOf(s.snap.NodeInfo(name)))
+	}
+	for _, a := range s.allowed {
+		s.allowedAtStart = append(s.allowedAtStart, slices.Clone(a))
 	}
 	if err := s.packNew(); err != nil {
 		return nil, err
