@@ -26,8 +26,11 @@ var (
 		{tolerance: 1.2},
 		{tolerance: 1.1, cumulative: true, colgen: true, existingColgen: true},
 	}
-	// portfolioMaxPods: above this many pods left for new nodes, one attempt only.
+	largeStrategies = []strategy{strategies[0], {tolerance: 1.2}}
+	// portfolioMaxPods and portfolioMaxLP (classes x templates, the size of the LPs): above
+	// either, one attempt only.
 	portfolioMaxPods = 6000
+	portfolioMaxLP   = 5000
 )
 
 type solverState struct {
@@ -86,12 +89,18 @@ func (s *solver) packNew() error {
 		}
 		return s.downsize()
 	}
-	if left == 0 || left > portfolioMaxPods || len(strategies) == 1 {
+	if left == 0 || len(strategies) == 1 {
 		return attempt(strategies[0])
+	}
+	tries := strategies
+	if left > portfolioMaxPods || len(s.classes)*len(s.templates) > portfolioMaxLP {
+		// Large inputs: column generation and plain LP-following, which win on different
+		// workloads, and nothing else.
+		tries = largeStrategies
 	}
 	saved := s.save()
 	best, bestPlaced, bestCost := -1, -1, 0.0
-	for i, st := range strategies {
+	for i, st := range tries {
 		s.snap.Fork()
 		if err := attempt(st); err != nil {
 			return err
@@ -111,5 +120,5 @@ func (s *solver) packNew() error {
 		}
 		s.restore(saved)
 	}
-	return attempt(strategies[best])
+	return attempt(tries[best])
 }

@@ -161,6 +161,8 @@ type simplex struct {
 	binv  []float64
 	xb    []float64
 	rhs   []float64
+	// priceFrom is where the next partial pricing scan starts.
+	priceFrom int
 }
 
 const refactorEvery = 64
@@ -189,20 +191,35 @@ func (s *simplex) run(cost []float64, enterable int) error {
 		if y == nil {
 			y = s.duals(cost)
 		}
+		// Partial pricing: scan from where the last scan stopped and take the best column of
+		// the first window that has an improving one; only a full scan without one proves
+		// optimality. Bland's rule scans from the start and takes the first.
 		enter, best := -1, -1e-9
-		for j := 0; j < enterable; j++ {
-			if s.pos[j] >= 0 {
-				continue
+		window := max(256, enterable/8)
+		start := s.priceFrom % max(enterable, 1)
+		if bland {
+			start = 0
+		}
+		for k := 0; k < enterable; k++ {
+			j := start + k
+			if j >= enterable {
+				j -= enterable
 			}
-			d := cost[j]
-			for _, e := range s.cols[j] {
-				d -= y[e.row] * e.val
-			}
-			if d < best {
-				enter, best = j, d
-				if bland {
-					break
+			if s.pos[j] < 0 {
+				d := cost[j]
+				for _, e := range s.cols[j] {
+					d -= y[e.row] * e.val
 				}
+				if d < best {
+					enter, best = j, d
+					if bland {
+						break
+					}
+				}
+			}
+			if enter >= 0 && !bland && k+1 >= window {
+				s.priceFrom = j + 1
+				break
 			}
 		}
 		if enter < 0 {
