@@ -43,6 +43,10 @@ type Scheduler struct {
 }
 
 // NewScheduler builds the framework over snap. Close releases its background goroutines.
+//
+// Scheduler feature gates are process-global and read while the registry, the profile and
+// NodeInfos are built: a binary that changes them must do so before the first call. The
+// simulator itself runs with the kube-scheduler's defaults.
 func NewScheduler(snap *Snapshot) (*Scheduler, error) {
 	// The framework's plugins record into package-level metric vectors; they are nil (and
 	// panic) until initialised. Registration with a registry is not needed.
