@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -27,6 +28,9 @@ type Workload struct {
 	Pods       []*corev1.Pod
 	DaemonSets []*appsv1.DaemonSet
 	PDBs       []*policyv1.PodDisruptionBudget
+	PVCs       []*corev1.PersistentVolumeClaim
+	PVs        []*corev1.PersistentVolume
+	Classes    []*storagev1.StorageClass
 	Warnings   []string
 }
 
@@ -44,7 +48,8 @@ func LoadWorkload(path string) (*Workload, error) {
 	return w, nil
 }
 
-// DecodeWorkload decodes NodeGroups, Nodes, Pods, DaemonSets and PodDisruptionBudgets from a
+// DecodeWorkload decodes NodeGroups, Nodes, Pods, DaemonSets, PodDisruptionBudgets and storage
+// (PersistentVolumeClaims, PersistentVolumes, StorageClasses) from a
 // stream of YAML or JSON documents; "List" documents (kubectl get -o yaml) are unpacked.
 // Unknown kinds are skipped with a warning; a malformed document is an error naming its index.
 func DecodeWorkload(r io.Reader) (*Workload, error) {
@@ -106,7 +111,8 @@ func (w *Workload) add(doc []byte, where string) error {
 		return nil
 	}
 	switch meta.Kind {
-	case "List", "NodeList", "PodList", "DaemonSetList", "NodeGroupList", "PodDisruptionBudgetList":
+	case "List", "NodeList", "PodList", "DaemonSetList", "NodeGroupList", "PodDisruptionBudgetList",
+		"PersistentVolumeClaimList", "PersistentVolumeList", "StorageClassList":
 		for i, item := range meta.Items {
 			if err := w.add(item, fmt.Sprintf("%s item %d", where, i)); err != nil {
 				return err
@@ -142,6 +148,24 @@ func (w *Workload) add(doc []byte, where string) error {
 			return err
 		}
 		w.PDBs = append(w.PDBs, o)
+	case "PersistentVolumeClaim":
+		o := &corev1.PersistentVolumeClaim{}
+		if err := decode(o); err != nil {
+			return err
+		}
+		w.PVCs = append(w.PVCs, o)
+	case "PersistentVolume":
+		o := &corev1.PersistentVolume{}
+		if err := decode(o); err != nil {
+			return err
+		}
+		w.PVs = append(w.PVs, o)
+	case "StorageClass":
+		o := &storagev1.StorageClass{}
+		if err := decode(o); err != nil {
+			return err
+		}
+		w.Classes = append(w.Classes, o)
 	case "":
 		return fmt.Errorf("%s: no kind", where)
 	default:
@@ -152,5 +176,8 @@ func (w *Workload) add(doc []byte, where string) error {
 
 // Input turns the workload into simulator input with the given offerings.
 func (w *Workload) Input(offerings []cloudprovider.Offering) Input {
-	return Input{NodeGroups: w.NodeGroups, Offerings: offerings, Nodes: w.Nodes, Pods: w.Pods, DaemonSets: w.DaemonSets}
+	return Input{
+		NodeGroups: w.NodeGroups, Offerings: offerings, Nodes: w.Nodes, Pods: w.Pods, DaemonSets: w.DaemonSets,
+		PersistentVolumeClaims: w.PVCs, PersistentVolumes: w.PVs, StorageClasses: w.Classes,
+	}
 }

@@ -14,6 +14,7 @@ import (
 	resourceapi "k8s.io/api/resource/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
@@ -47,7 +48,10 @@ type Scheduler struct {
 // Scheduler feature gates are process-global and read while the registry, the profile and
 // NodeInfos are built: a binary that changes them must do so before the first call. The
 // simulator itself runs with the kube-scheduler's defaults.
-func NewScheduler(snap *Snapshot) (*Scheduler, error) {
+//
+// volumes are the storage objects volume plugins look up (PersistentVolumeClaims,
+// PersistentVolumes, StorageClasses); other kinds are an error.
+func NewScheduler(snap *Snapshot, volumes ...runtime.Object) (*Scheduler, error) {
 	// The framework's plugins record into package-level metric vectors; they are nil (and
 	// panic) until initialised. Registration with a registry is not needed.
 	initMetrics.Do(metrics.InitMetrics)
@@ -75,6 +79,25 @@ func NewScheduler(snap *Snapshot) (*Scheduler, error) {
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("building scheduler framework, %w", err)
+	}
+	// The plugins took their listers from the factory; the informers are never started, so
+	// the objects go straight into their indexers.
+	for _, obj := range volumes {
+		var err error
+		switch o := obj.(type) {
+		case *corev1.PersistentVolumeClaim:
+			err = factory.Core().V1().PersistentVolumeClaims().Informer().GetIndexer().Add(o)
+		case *corev1.PersistentVolume:
+			err = factory.Core().V1().PersistentVolumes().Informer().GetIndexer().Add(o)
+		case *storagev1.StorageClass:
+			err = factory.Storage().V1().StorageClasses().Informer().GetIndexer().Add(o)
+		default:
+			err = fmt.Errorf("unsupported volume object %T", obj)
+		}
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("adding volume objects, %w", err)
+		}
 	}
 	return &Scheduler{fw: fw, snap: snap, ctx: ctx, cancel: cancel}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
@@ -141,7 +142,17 @@ func newSolver(in Input) (*solver, error) {
 		}
 		pending = append(pending, withUID(p))
 	}
-	sched, err := NewScheduler(s.snap)
+	var volumes []runtime.Object
+	for _, o := range in.PersistentVolumeClaims {
+		volumes = append(volumes, o)
+	}
+	for _, o := range in.PersistentVolumes {
+		volumes = append(volumes, o)
+	}
+	for _, o := range in.StorageClasses {
+		volumes = append(volumes, o)
+	}
+	sched, err := NewScheduler(s.snap, volumes...)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
@@ -22,6 +23,10 @@ type Input struct {
 	// are not daemonset pods are the pending pods to plan for.
 	Pods       []*corev1.Pod
 	DaemonSets []*appsv1.DaemonSet
+	// Storage the volume plugins need for pods with PersistentVolumeClaims.
+	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
+	PersistentVolumes      []*corev1.PersistentVolume
+	StorageClasses         []*storagev1.StorageClass
 	// Reservation applied to new nodes; nil means scheduling.DefaultReservation().
 	Reservation *scheduling.Reservation
 }
