@@ -25,13 +25,13 @@ func (s *solver) existingPatterns() error {
 	}
 	shapes, cols, lambda, nt := r.shapes, r.cols, r.lambda, len(s.templates)
 
-	// Each existing node gets the pattern the LP uses most (if it uses one at all).
+	// Each existing node gets the pattern the LP uses most, however little.
 	best := make([]int, len(s.existing))
 	for i := range best {
 		best[i] = -1
 	}
 	for k, p := range cols {
-		if p.ti < nt || lambda[k] < 0.5 {
+		if p.ti < nt || lambda[k] <= 1e-9 {
 			continue
 		}
 		ei := p.ti - nt
