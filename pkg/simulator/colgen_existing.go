@@ -1,5 +1,10 @@
 package simulator
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Which pending pods should take the free room of existing nodes? Largest first is a fair
 // guess, but the right answer is "the ones that would be expensive to host on new nodes, in
 // combinations that fill the room". Column generation answers that directly: each existing
@@ -15,45 +20,79 @@ func (s *solver) existingPatterns() error {
 	if len(s.existing) == 0 || len(s.existing) > existingColgenMax {
 		return nil
 	}
-	counts := make([]int, len(s.classes))
-	for ci, c := range s.classes {
-		counts[ci] = len(c.pods) - s.next[ci]
+	// Diving: each round fixes the nodes whose chosen pattern the LP is surest of (a quarter
+	// of those left, at least one), places their pods, and solves again for the rest, so the
+	// later choices see what the earlier ones took.
+	fixed := make([]bool, len(s.existing))
+	left := len(s.existing)
+	for round := 0; round < existingDiveRounds && left > 0; round++ {
+		counts := make([]int, len(s.classes))
+		for ci, c := range s.classes {
+			counts[ci] = len(c.pods) - s.next[ci]
+		}
+		r, err := s.colgenWithExisting(counts, func(ei int) [numDims]int64 {
+			if fixed[ei] {
+				return [numDims]int64{}
+			}
+			return freeOf(s.snap.NodeInfo(s.existing[ei]))
+		})
+		if err != nil || r == nil {
+			return err
+		}
+		nt := len(s.templates)
+		// Each node's pattern is the one the LP uses most, however little.
+		best := make([]int, len(s.existing))
+		for i := range best {
+			best[i] = -1
+		}
+		for k, p := range r.cols {
+			if p.ti < nt || r.lambda[k] <= 1e-9 || fixed[p.ti-nt] {
+				continue
+			}
+			ei := p.ti - nt
+			if best[ei] < 0 || r.lambda[k] > r.lambda[best[ei]] {
+				best[ei] = k
+			}
+		}
+		var order []int
+		for ei, k := range best {
+			if k >= 0 {
+				order = append(order, ei)
+			}
+		}
+		if len(order) == 0 {
+			return nil
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(r.lambda[best[b]], r.lambda[best[a]]) })
+		take := max(1, left/4)
+		if round == existingDiveRounds-1 {
+			take = len(order)
+		}
+		for _, ei := range order[:min(take, len(order))] {
+			fixed[ei] = true
+			left--
+			if err := s.placePattern(s.existing[ei], r.cols[best[ei]], r.shapes); err != nil {
+				return err
+			}
+		}
 	}
-	r, err := s.colgenWithExisting(counts, func(ei int) [numDims]int64 { return freeOf(s.snap.NodeInfo(s.existing[ei])) })
-	if err != nil || r == nil {
-		return err
-	}
-	shapes, cols, lambda, nt := r.shapes, r.cols, r.lambda, len(s.templates)
+	return nil
+}
 
-	// Each existing node gets the pattern the LP uses most, however little.
-	best := make([]int, len(s.existing))
-	for i := range best {
-		best[i] = -1
-	}
-	for k, p := range cols {
-		if p.ti < nt || lambda[k] <= 1e-9 {
-			continue
-		}
-		ei := p.ti - nt
-		if best[ei] < 0 || lambda[k] > lambda[best[ei]] {
-			best[ei] = k
-		}
-	}
-	for ei, k := range best {
-		if k < 0 {
-			continue
-		}
-		name := s.existing[ei]
-		for si, n := range cols[k].counts {
-			for _, ci := range shapes[si].classes {
-				c := s.classes[ci]
-				for ; n > 0 && s.next[ci] < len(c.pods); n-- {
-					if !s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
-						break
-					}
-					if err := s.place(ci, name); err != nil {
-						return err
-					}
+// existingDiveRounds bounds the diving rounds of existingPatterns.
+const existingDiveRounds = 6
+
+// placePattern puts a pattern's pods on node name, Filter confirming each.
+func (s *solver) placePattern(name string, p pattern, shapes []*lpShape) error {
+	for si, n := range p.counts {
+		for _, ci := range shapes[si].classes {
+			c := s.classes[ci]
+			for ; n > 0 && s.next[ci] < len(c.pods); n-- {
+				if !s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
+					break
+				}
+				if err := s.place(ci, name); err != nil {
+					return err
 				}
 			}
 		}
