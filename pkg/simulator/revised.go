@@ -23,7 +23,13 @@ type lpEntry struct {
 	val float64
 }
 
-var errInfeasible = errors.New("linear program is infeasible")
+var (
+	errInfeasible = errors.New("linear program is infeasible")
+	errUnbounded  = errors.New("linear program is unbounded")
+)
+
+// lpEps is the tolerance below which LP values count as zero.
+const lpEps = 1e-9
 
 func (p *sparseLP) addRow(ge bool, rhs float64) int {
 	p.rhs = append(p.rhs, rhs)

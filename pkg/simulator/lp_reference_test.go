@@ -6,13 +6,9 @@ import (
 	"math"
 )
 
-// A small dense simplex, enough for the lower-bound LPs here (tens of rows, hundreds of
-// columns). It is not a general-purpose solver: it needs a starting basis of slacks, which
-// the covering LPs below always have once dualised.
-
-var errUnbounded = errors.New("linear program is unbounded")
-
-const lpEps = 1e-9
+// A small dense tableau simplex: the reference the revised simplex (revised.go) is checked
+// against in tests. It needs a starting basis of slacks, which covering LPs always have once
+// dualised.
 
 // simplexMax maximises c·x subject to A x <= b, x >= 0, for b >= 0. It returns the optimal x,
 // the optimal duals y (one per row; y >= 0 and Aᵀy >= c) and the objective value.
