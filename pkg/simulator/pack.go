@@ -34,7 +34,8 @@ type solver struct {
 	allowed        [][]bool
 	allowedAtStart [][]bool
 	reasons        [][]string
-	// existingOK[c][e]: class c could run on existing node e if it had room.
+	// existingOK[c][e]: a pod of class c fits existing node e as the input has it (for
+	// classes that depend on other pods: fits the node emptied).
 	existingOK [][]bool
 
 	placedOn map[string][]podRef // node -> pending pods placed there, in order
