@@ -27,9 +27,9 @@ type podClass struct {
 	// anti-affinity or a DoNotSchedule hostname spread on its own labels). Packing estimates
 	// put at most one member per new node; Filter still decides.
 	selfHostnameLimited bool
-	// selfAntiAffinity: required hostname anti-affinity against its own labels, so never two
-	// members on one node - a hard fact the lower bound may use (a spread allows more than
-	// one per node once every node has one, so it may not).
+	// selfAntiAffinity: required hostname anti-affinity against its own labels, or host
+	// ports, so never two members on one node - a hard fact the lower bound may use (a
+	// spread allows more than one per node once every node has one, so it may not).
 	selfAntiAffinity bool
 	// dependsOnOthers: Filter for this class changes as other pods are placed elsewhere
 	// (spread, pod affinity), so a node that rejected it once may accept it later.
@@ -153,6 +153,14 @@ func constraintsOf(p *corev1.Pod) (selfHostname, selfAnti, dependsOnOthers bool)
 					(len(t.Namespaces) == 0 || slices.Contains(t.Namespaces, p.Namespace)) && t.NamespaceSelector == nil {
 					selfHostname, selfAnti = true, true
 				}
+			}
+		}
+	}
+	// Two members of a class ask for the same host ports, so they never share a node either.
+	for _, c := range slices.Concat(p.Spec.InitContainers, p.Spec.Containers) {
+		for _, port := range c.Ports {
+			if port.HostPort > 0 {
+				selfHostname, selfAnti = true, true
 			}
 		}
 	}

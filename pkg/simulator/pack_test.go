@@ -358,3 +358,16 @@ func TestPendingPodSelection(t *testing.T) {
 	g.Expect(plan.OnNew()).To(Equal(2))
 	g.Expect(noUID.UID).To(BeEmpty())
 }
+
+func TestHostPortsOnePodPerNode(t *testing.T) {
+	g := NewWithT(t)
+	plan := solveT(t, Input{
+		NodeGroups: []*v1alpha1.NodeGroup{testNodeGroup("general")},
+		Offerings:  standardOfferings(),
+		Pods:       replicas(3, "ingress", "100m", "128Mi", withLabels("app", "ingress"), withHostPort(443)),
+	})
+	g.Expect(plan.Unschedulable).To(BeEmpty())
+	g.Expect(offeringNames(plan)).To(Equal([]string{"s-1vcpu-1gb", "s-1vcpu-1gb", "s-1vcpu-1gb"}))
+	// The bound knows it too: three nodes of the cheapest offering.
+	g.Expect(plan.LowerBound).To(BeNumerically("~", 3*0.00822, 1e-9))
+}
