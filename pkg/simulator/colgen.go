@@ -116,6 +116,13 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 		}
 	}
 
+	if lambda == nil {
+		return nil
+	}
+	// Columns added in the last iteration were never priced by the LP: it buys none of them.
+	for len(lambda) < len(cols) {
+		lambda = append(lambda, 0)
+	}
 	// Open the whole nodes of every pattern the LP buys, most bought first.
 	order := make([]int, len(cols))
 	for i := range order {

@@ -224,5 +224,9 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 	if lambda == nil {
 		return nil, nil
 	}
+	// Columns added in the last iteration were never priced by the LP: it buys none of them.
+	for len(lambda) < len(cols) {
+		lambda = append(lambda, 0)
+	}
 	return &colgenResult{shapes: shapes, need: need, limited: limited, cols: cols, lambda: lambda, y: y, nodeDuals: nodeDuals}, nil
 }

@@ -19,6 +19,7 @@ func newTestSolver(t *testing.T, in Input) *solver {
 	t.Cleanup(s.sched.Close)
 	s.next = make([]int, len(s.classes))
 	s.allowed = make([][]bool, len(s.classes))
+	s.fits = make([][]bool, len(s.classes))
 	s.reasons = make([][]string, len(s.classes))
 	for ci, c := range s.classes {
 		c.prep = s.sched.Prepare(c.pods[0])

@@ -88,8 +88,11 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 			key.WriteByte('|')
 			key.WriteString(strconv.FormatInt(c.req[d], 10))
 		}
-		if c.selfAntiAffinity {
-			key.WriteString("|1")
+		if c.selfAntiAffinity || c.selfHostnameLimited {
+			// "One per node" holds within a class, not across classes: two such classes
+			// with the same requests may share a node, so they must not share a shape.
+			key.WriteString("|class")
+			key.WriteString(strconv.Itoa(ci))
 		}
 		sh, ok := byKey[key.String()]
 		if !ok {
@@ -282,10 +285,11 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 // NodeGroup limits are not in the LP, so a bound over them could exceed what any plan within
 // the limits may spend.
 func (s *solver) lowerBound() (float64, error) {
-	// The bound must consider every template a pod could use, not the ones packing has
-	// stopped proposing.
+	// The bound must consider every template a pod could use: not only the highest-weight
+	// ones (a pod may take spare room on any planned node) nor only those packing still
+	// proposes.
 	packing := s.allowed
-	s.allowed = s.allowedAtStart
+	s.allowed = s.fits
 	defer func() { s.allowed = packing }()
 	counts := make([]int, len(s.classes))
 	copy(counts, s.next)

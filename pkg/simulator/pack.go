@@ -30,10 +30,12 @@ type solver struct {
 	existingFree [][numDims]int64
 
 	// per class: next unplaced member, templates allowed for new nodes, and why not others.
-	next           []int
-	allowed        [][]bool
-	allowedAtStart [][]bool
-	reasons        [][]string
+	next    []int
+	allowed [][]bool
+	// fits[c][t]: Filter accepts class c on an empty node of template t, whatever the
+	// weights; the lower bound uses it, since pods may use room on any planned node.
+	fits    [][]bool
+	reasons [][]string
 	// existingOK[c][e]: a pod of class c fits existing node e as the input has it (for
 	// classes that depend on other pods: fits the node emptied).
 	existingOK [][]bool
@@ -208,6 +210,7 @@ func (s *solver) solve() (*Plan, error) {
 	nc := len(s.classes)
 	s.next = make([]int, nc)
 	s.allowed = make([][]bool, nc)
+	s.fits = make([][]bool, nc)
 	s.reasons = make([][]string, nc)
 	s.existingOK = make([][]bool, nc)
 	pending := 0
@@ -229,9 +232,6 @@ func (s *solver) solve() (*Plan, error) {
 	}
 	for _, name := range s.existing {
 		s.existingFree = append(s.existingFree, freeOf(s.snap.NodeInfo(name)))
-	}
-	for _, a := range s.allowed {
-		s.allowedAtStart = append(s.allowedAtStart, slices.Clone(a))
 	}
 	if err := s.packNew(); err != nil {
 		return nil, err
@@ -281,6 +281,7 @@ func (s *solver) classifyTemplates(ci int) {
 	for ti, t := range s.templates {
 		s.allowed[ci][ti] = fits[ti] && t.group.weight == bestWeight
 	}
+	s.fits[ci] = fits
 	for _, g := range s.groups {
 		var largest *template
 		any := false
