@@ -49,6 +49,9 @@ type lpShape struct {
 	n         float64
 	onePer    bool
 	compat    []bool
+	// native[t]: a new node of template t may be bought for this shape (its highest-weight
+	// NodeGroup); other templates it may only use when bought for others.
+	native []bool
 }
 
 // cover solves the covering LP for counts[c] pods of each class. Classes without an allowed
@@ -88,6 +91,16 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 			key.WriteByte('|')
 			key.WriteString(strconv.FormatInt(c.req[d], 10))
 		}
+		if s.native != nil {
+			key.WriteByte('|')
+			for _, ok := range s.native[ci] {
+				if ok {
+					key.WriteByte('1')
+				} else {
+					key.WriteByte('0')
+				}
+			}
+		}
 		if c.selfAntiAffinity || c.selfHostnameLimited {
 			// "One per node" holds within a class, not across classes: two such classes
 			// with the same requests may share a node, so they must not share a shape.
@@ -102,6 +115,9 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 			}
 			if useExisting {
 				sh.compat = s.existingOK[ci]
+			}
+			if s.native != nil {
+				sh.native = s.native[ci]
 			}
 			byKey[key.String()] = sh
 			shapes = append(shapes, sh)
@@ -207,6 +223,21 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 		}
 	}
 
+	// Every new node hosts at least one pod it was bought for (one whose highest-weight
+	// NodeGroup is the node's): pods may ride on any planned node, but no node is bought for
+	// riders only.
+	if s.native != nil {
+		for _, ti := range tmplOrder {
+			row := lp.addRow(true, 0)
+			lp.set(row, tmplCol[ti], -1)
+			for _, z := range zt {
+				if z.target == ti && shapes[z.shape].native[ti] {
+					lp.set(row, z.col, 1)
+				}
+			}
+		}
+	}
+
 	// NodeGroup limits: maxNodes, cpu and memory, counted from the start of the plan for the
 	// lower bound and from now while packing.
 	withoutLimits := len(lp.rhs)
@@ -289,8 +320,8 @@ func (s *solver) lowerBound() (float64, error) {
 	// ones (a pod may take spare room on any planned node) nor only those packing still
 	// proposes.
 	packing := s.allowed
-	s.allowed = s.fits
-	defer func() { s.allowed = packing }()
+	s.allowed, s.native = s.fits, s.allowedAtStart
+	defer func() { s.allowed, s.native = packing, nil }()
 	counts := make([]int, len(s.classes))
 	copy(counts, s.next)
 	res, err := s.cover(counts, true)

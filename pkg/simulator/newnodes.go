@@ -25,26 +25,112 @@ type fillItem struct {
 const rePriceFraction = 0.5
 
 func (s *solver) openNewNodes() error {
-	remaining := make([]int, len(s.classes))
-	total := 0
-	for ci, c := range s.classes {
-		if slices.Contains(s.allowed[ci], true) {
-			remaining[ci] = len(c.pods) - s.next[ci]
-			total += remaining[ci]
+	// Pods get new nodes only from their highest-weight NodeGroup, but may ride on any node
+	// that is planned anyway. So the tiers are packed from the lowest weight up, and after
+	// each, pods of higher tiers first take the spare room of the nodes planned so far.
+	tier := make([]int32, len(s.classes))
+	var tiers []int32
+	for ci := range s.classes {
+		tier[ci] = math.MinInt32
+		for ti, ok := range s.allowed[ci] {
+			if ok {
+				tier[ci] = s.templates[ti].group.weight
+				break
+			}
+		}
+		if tier[ci] != math.MinInt32 && !slices.Contains(tiers, tier[ci]) {
+			tiers = append(tiers, tier[ci])
 		}
 	}
-	if total == 0 {
-		return nil
+	slices.Sort(tiers)
+	for i, w := range tiers {
+		remaining := make([]int, len(s.classes))
+		total := 0
+		for ci, c := range s.classes {
+			if tier[ci] == w {
+				remaining[ci] = len(c.pods) - s.next[ci]
+				total += remaining[ci]
+			}
+		}
+		if total > 0 {
+			if err := s.packTier(remaining, &total); err != nil {
+				return err
+			}
+		}
+		if i < len(tiers)-1 {
+			if err := s.ride(func(ci int) bool { return tier[ci] > w }); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+func (s *solver) packTier(remaining []int, total *int) error {
 	if s.strategy.colgen {
-		if err := s.columnGeneration(remaining, &total); err != nil {
+		if err := s.columnGeneration(remaining, total); err != nil {
 			return err
 		}
 	}
-	if err := s.followLP(remaining, &total); err != nil {
+	if err := s.followLP(remaining, total); err != nil {
 		return err
 	}
-	return s.greedy(remaining, &total)
+	return s.greedy(remaining, total)
+}
+
+// ride places pods of the selected classes in the spare room of the new nodes planned so far,
+// best fit by resource arithmetic, Filter deciding.
+func (s *solver) ride(selected func(ci int) bool) error {
+	if len(s.newNodes) == 0 {
+		return nil
+	}
+	for ci, c := range s.classes {
+		if !selected(ci) || s.next[ci] >= len(c.pods) {
+			continue
+		}
+		rejected := make([]bool, len(s.newNodes))
+		for s.next[ci] < len(c.pods) {
+			placed := false
+			tried := make([]bool, len(s.newNodes))
+			for !placed {
+				best, bestLeft := -1, math.Inf(1)
+				for k, n := range s.newNodes {
+					if rejected[k] || tried[k] {
+						continue
+					}
+					ni := s.snap.NodeInfo(n.name)
+					f := freeOf(ni)
+					if f[dimCPU] < c.req[dimCPU] || f[dimMemory] < c.req[dimMemory] || f[dimPods] < 1 {
+						rejected[k] = true
+						continue
+					}
+					left := max(float64(f[dimCPU]-c.req[dimCPU])/float64(max(ni.Allocatable.MilliCPU, 1)),
+						float64(f[dimMemory]-c.req[dimMemory])/float64(max(ni.Allocatable.Memory, 1)))
+					if left < bestLeft {
+						best, bestLeft = k, left
+					}
+				}
+				if best < 0 {
+					break
+				}
+				name := s.newNodes[best].name
+				if s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
+					if err := s.place(ci, name); err != nil {
+						return err
+					}
+					placed = true
+				} else if c.dependsOnOthers {
+					tried[best] = true
+				} else {
+					rejected[best] = true
+				}
+			}
+			if !placed {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // followRounds bounds the LP-following rounds.

@@ -34,8 +34,12 @@ type solver struct {
 	allowed [][]bool
 	// fits[c][t]: Filter accepts class c on an empty node of template t, whatever the
 	// weights; the lower bound uses it, since pods may use room on any planned node.
-	fits    [][]bool
-	reasons [][]string
+	fits [][]bool
+	// allowedAtStart is allowed before packing changed it; native is set to it while the
+	// lower bound is computed (see cover).
+	allowedAtStart [][]bool
+	native         [][]bool
+	reasons        [][]string
 	// existingOK[c][e]: a pod of class c fits existing node e as the input has it (for
 	// classes that depend on other pods: fits the node emptied).
 	existingOK [][]bool
@@ -232,6 +236,9 @@ func (s *solver) solve() (*Plan, error) {
 	}
 	for _, name := range s.existing {
 		s.existingFree = append(s.existingFree, freeOf(s.snap.NodeInfo(name)))
+	}
+	for _, a := range s.allowed {
+		s.allowedAtStart = append(s.allowedAtStart, slices.Clone(a))
 	}
 	if err := s.packNew(); err != nil {
 		return nil, err

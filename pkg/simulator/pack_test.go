@@ -371,3 +371,25 @@ func TestHostPortsOnePodPerNode(t *testing.T) {
 	// The bound knows it too: three nodes of the cheapest offering.
 	g.Expect(plan.LowerBound).To(BeNumerically("~", 3*0.00822, 1e-9))
 }
+
+// Pods get new nodes from their highest-weight group but ride on any node planned anyway.
+func TestRidersUseSpareRoomOfLowerWeightNodes(t *testing.T) {
+	g := NewWithT(t)
+	plan := solveT(t, Input{
+		NodeGroups: []*v1alpha1.NodeGroup{
+			testNodeGroup("preferred", ngWeight(10)),
+			testNodeGroup("batch", ngLabels("pool", "batch"),
+				ngRequirement(v1alpha1.LabelInstanceType, v1alpha1.NodeSelectorOpIn, "s-4vcpu-8gb")),
+		},
+		Offerings: standardOfferings(),
+		Pods: append(replicas(1, "job", "1", "1Gi", withNodeSelector("pool", "batch")),
+			replicas(2, "web", "1", "1Gi")...),
+	})
+	g.Expect(plan.Unschedulable).To(BeEmpty())
+	// The batch node (3.9 cpu) is needed for the job anyway; the two web pods fit beside it.
+	g.Expect(plan.NewNodes).To(HaveLen(1))
+	g.Expect(plan.NewNodes[0].NodeGroup).To(Equal("batch"))
+	g.Expect(plan.NewNodes[0].Pods).To(ConsistOf("default/job-0", "default/web-0", "default/web-1"))
+	// With riders allowed, the bound is that one node too.
+	g.Expect(plan.LowerBound).To(BeNumerically("<=", plan.HourlyCost))
+}
