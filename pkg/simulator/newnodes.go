@@ -7,13 +7,19 @@ import (
 	"slices"
 )
 
-// Choosing new nodes by cost. The covering LP prices every pending pod (its row prices times
-// its requests); a candidate node's worth is the price of the pods a quick estimate packs onto
-// it, and the node opened next is the one with the lowest price-to-worth ratio. No node can
-// score below 1 (LP duality), so a plan made of nodes near 1 is near the lower bound. Small
-// leftovers naturally go to small offerings, big homogeneous batches to whatever size packs
-// them with the least waste (daemonset overhead included). The framework's Filter confirms
-// every placement; the estimate only proposes.
+// Choosing new nodes by cost. Per weight tier, three phases in turn take the pods left:
+//
+//  1. column generation (colgen.go), when the strategy asks for it: whole-pod node patterns
+//     priced by an LP, the nodes the LP buys whole opened as they are;
+//  2. following the covering LP's fractional node mix (followLP), each node filled with the
+//     LP's per-node pattern rounded to whole pods, while that wastes little;
+//  3. greedy: the covering LP prices every pod (row prices); a candidate node's worth is the
+//     price of the pods a quick estimate packs onto it, and the node opened next is the one
+//     with the lowest price-to-worth ratio. No node scores below 1 (LP duality), so nodes
+//     near 1 make a plan near the bound; small leftovers go to small offerings.
+//
+// The framework's Filter confirms every placement; estimates and patterns only propose.
+// Repairs (improve.go) and the choice among strategies (portfolio.go) come after.
 
 type fillItem struct {
 	ci int
