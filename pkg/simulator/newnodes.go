@@ -150,7 +150,7 @@ func (s *solver) followLP(remaining []int, total *int) error {
 	for round := 0; round < followRounds && *total > 0; round++ {
 		res, err := s.cover(remaining, false)
 		if err != nil {
-			return err
+			return nil //nolint:nilerr // an LP that fails leaves the pods to greedy
 		}
 		before := *total
 		quota := make([]int, len(s.templates))
@@ -387,7 +387,11 @@ func (s *solver) greedy(remaining []int, total *int) error {
 func (s *solver) price(remaining []int) (coverResult, [][]int, error) {
 	res, err := s.cover(remaining, false)
 	if err != nil {
-		return res, nil, err
+		// Without LP prices, value pods by size: a worse plan, but a plan.
+		res = coverResult{value: make([]float64, len(s.classes)), nodes: make([]float64, len(s.templates))}
+		for ci, c := range s.classes {
+			res.value[ci] = sizeScore(c.req)
+		}
 	}
 	values := res.value
 	for ci, c := range s.classes {

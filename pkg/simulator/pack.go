@@ -48,6 +48,7 @@ type solver struct {
 	newNodes []*plannedNode
 	seq      int // new node names
 	start    time.Time
+	lbErr    string
 	strategy strategy
 }
 
@@ -245,10 +246,12 @@ func (s *solver) solve() (*Plan, error) {
 	}
 	lowerBound, err := s.lowerBound()
 	if err != nil {
-		return nil, err
+		// The plan stands without its bound; say why there is none.
+		lowerBound = 0
+		s.lbErr = err.Error()
 	}
 
-	plan := &Plan{Pending: pending, LowerBound: lowerBound}
+	plan := &Plan{Pending: pending, LowerBound: lowerBound, LowerBoundError: s.lbErr}
 	for _, name := range s.existing {
 		if pods := s.placedOn[name]; len(pods) > 0 {
 			plan.Existing = append(plan.Existing, Placement{Node: name, Pods: s.keys(pods)})

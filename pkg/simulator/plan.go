@@ -46,6 +46,8 @@ type Plan struct {
 	// LowerBound is a cost per hour no plan can beat (the LP relaxation of covering the
 	// pending demand), so HourlyCost/LowerBound measures how good the plan is.
 	LowerBound float64
+	// LowerBoundError says why LowerBound is 0 when its LP could not be solved.
+	LowerBoundError string
 	// SolveTime is the wall time the plan took.
 	SolveTime time.Duration
 }
