@@ -27,7 +27,7 @@ type pattern struct {
 func (s *solver) columnGeneration(remaining []int, total *int) error {
 	res, err := s.cover(remaining, false)
 	if err != nil || len(res.shapes) == 0 {
-		return nil //nolint:nilerr // an LP that fails leaves the pods to the other phases
+		return nil // an LP that fails leaves the pods to the other phases
 	}
 	shapes := res.shapes
 	need := make([]int, len(shapes))

@@ -116,7 +116,7 @@ type colgenResult struct {
 func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int64) (*colgenResult, error) {
 	res, err := s.cover(counts, true)
 	if err != nil || len(res.shapes) == 0 {
-		return nil, nil //nolint:nilerr // an LP that fails leaves the pods to the other phases
+		return nil, nil // an LP that fails leaves the pods to the other phases
 	}
 	shapes := res.shapes
 	need := make([]int, len(shapes))

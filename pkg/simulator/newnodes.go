@@ -150,7 +150,7 @@ func (s *solver) followLP(remaining []int, total *int) error {
 	for round := 0; round < followRounds && *total > 0; round++ {
 		res, err := s.cover(remaining, false)
 		if err != nil {
-			return nil //nolint:nilerr // an LP that fails leaves the pods to greedy
+			return nil // an LP that fails leaves the pods to greedy
 		}
 		before := *total
 		quota := make([]int, len(s.templates))
