@@ -72,12 +72,7 @@ func (s *Server) handleOffers(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body, false) {
 		return
 	}
-	if body.DCIdentifier == "" {
-		writeError(w, http.StatusBadRequest, "dcIdentifier is required")
-		return
-	}
-	if !s.datacenterKnown(body.DCIdentifier) {
-		writeError(w, http.StatusNotFound, "datacenter %q not found", body.DCIdentifier)
+	if !s.requireDatacenter(w, body.DCIdentifier) {
 		return
 	}
 	writeList(w, s.cfg.Offerings)

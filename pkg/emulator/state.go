@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,12 +120,19 @@ func (s *Server) sizeUnavailable(o Offering) bool {
 	})
 }
 
-func (s *Server) datacenterKnown(dc string) bool {
+// requireDatacenter answers 400 for a missing and 404 for an unknown datacenter identifier, and
+// reports whether the request may go on.
+func (s *Server) requireDatacenter(w http.ResponseWriter, dc string) bool {
+	if dc == "" {
+		writeError(w, http.StatusBadRequest, "dcIdentifier is required")
+		return false
+	}
 	for _, c := range s.cfg.Clusters {
 		if c.Datacenter == dc {
 			return true
 		}
 	}
+	writeError(w, http.StatusNotFound, "datacenter %q not found", dc)
 	return false
 }
 

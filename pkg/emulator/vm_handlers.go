@@ -85,8 +85,7 @@ func (s *Server) handleCreateVM(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown resourceIdentifier %q", body.ResourceIdentifier)
 		return
 	}
-	if !s.datacenterKnown(body.DCIdentifier) {
-		writeError(w, http.StatusNotFound, "datacenter %q not found", body.DCIdentifier)
+	if !s.requireDatacenter(w, body.DCIdentifier) {
 		return
 	}
 	for _, v := range s.vms {
@@ -183,12 +182,7 @@ func (s *Server) handlePlans(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body, false) {
 		return
 	}
-	if body.DCIdentifier == "" {
-		writeError(w, http.StatusBadRequest, "dcIdentifier is required")
-		return
-	}
-	if !s.datacenterKnown(body.DCIdentifier) {
-		writeError(w, http.StatusNotFound, "datacenter %q not found", body.DCIdentifier)
+	if !s.requireDatacenter(w, body.DCIdentifier) {
 		return
 	}
 	// planCatIdentifier filters when it names a catalogue category; real category ids are opaque
