@@ -131,6 +131,19 @@ var ErrNotBuilt = errors.New("tool not built")
 // Path returns the absolute path of a tool binary in the cache, or an error wrapping
 // ErrNotBuilt that tells how to build it.
 func Path(name string) (string, error) {
+	dir, err := toolDir(name)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, name)
+	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		return "", fmt.Errorf("%w: %s not found at %s; run `make tools` (or `hack/tools.sh %s`) first", ErrNotBuilt, name, p, name)
+	}
+	return p, nil
+}
+
+// toolDir is the cache directory hack/tools.sh builds a tool into.
+func toolDir(name string) (string, error) {
 	v, err := Versions()
 	if err != nil {
 		return "", err
@@ -143,11 +156,7 @@ func Path(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(cache, d, name)
-	if st, err := os.Stat(p); err != nil || st.IsDir() {
-		return "", fmt.Errorf("%w: %s not found at %s; run `make tools` (or `hack/tools.sh %s`) first", ErrNotBuilt, name, p, name)
-	}
-	return p, nil
+	return filepath.Join(cache, d), nil
 }
 
 // EnvtestAssets returns a directory holding both etcd and kube-apiserver: $KUBEBUILDER_ASSETS when
@@ -158,16 +167,10 @@ func EnvtestAssets() (string, error) {
 			return d, nil
 		}
 	}
-	v, err := Versions()
+	dir, err := toolDir("envtest")
 	if err != nil {
 		return "", err
 	}
-	cache, err := CacheDir()
-	if err != nil {
-		return "", err
-	}
-	d, _ := dirName("envtest", v)
-	dir := filepath.Join(cache, d)
 	if hasFiles(dir, "etcd", "kube-apiserver") {
 		return dir, nil
 	}
