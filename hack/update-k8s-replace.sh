@@ -15,7 +15,7 @@ files=("$@")
 [ ${#files[@]} -gt 0 ] || files=("$root/go.mod" "$root/tools/go.mod")
 
 if [ -z "$version" ]; then
-  version=$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v1\./ {print $2; exit}' "$root/go.mod")
+  version=$(cd "$root" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
 fi
 [[ "$version" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || { echo "error: bad kubernetes version '$version' (want v1.X.Y)" >&2; exit 1; }
 staging_version="v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
