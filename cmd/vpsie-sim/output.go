@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/samber/lo"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
@@ -75,10 +76,7 @@ func summarize(p *simulator.Plan, in simulator.Input) *summary {
 		UnschedulableReasons: []podReasons{},
 		Placements:           []placementEntry{},
 	}
-	nodes := map[string]*corev1.Node{}
-	for _, n := range in.Nodes {
-		nodes[n.Name] = n
-	}
+	nodes := lo.KeyBy(in.Nodes, func(n *corev1.Node) string { return n.Name })
 	for _, e := range p.Existing {
 		entry := placementEntry{Node: e.Node, Pods: e.Pods}
 		if n := nodes[e.Node]; n != nil {
@@ -99,15 +97,13 @@ func summarize(p *simulator.Plan, in simulator.Input) *summary {
 		}
 		lines[key].Count++
 	}
-	for _, l := range lines {
-		s.offerings = append(s.offerings, *l)
-	}
+	s.offerings = lo.Map(lo.Values(lines), func(l *offeringLine, _ int) offeringLine { return *l })
 	slices.SortFunc(s.offerings, func(a, b offeringLine) int {
 		return cmp.Or(cmp.Compare(a.NodeGroup, b.NodeGroup), cmp.Compare(a.Price, b.Price), cmp.Compare(a.Name, b.Name))
 	})
-	for _, u := range p.Unschedulable {
-		s.UnschedulableReasons = append(s.UnschedulableReasons, podReasons{Pod: u.Pod, Reasons: u.Reasons})
-	}
+	s.UnschedulableReasons = append(s.UnschedulableReasons, lo.Map(p.Unschedulable, func(u simulator.Unschedulable, _ int) podReasons {
+		return podReasons{Pod: u.Pod, Reasons: u.Reasons}
+	})...)
 	return s
 }
 
