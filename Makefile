@@ -79,3 +79,7 @@ bench: bench-build ## Plan every bench workload with vpsie-sim: cost/LB, solve t
 
 bench-check: bench-build ## Same run; fail if a cost/LB exceeds hack/bench/thresholds.json or unschedulable counts change (skips without ../shared/bench)
 	$(GO) run ./hack/bench --check $(BENCH_FLAGS)
+
+.PHONY: bench-go
+bench-go: ## Go benchmarks of the simulator over every bench workload (pods/s, new nodes, $/h, cost/LB as metrics)
+	$(GO) test -run='^$$' -bench=BenchmarkSolve -benchtime=$(or $(BENCHTIME),3x) -benchmem ./pkg/simulator
