@@ -70,7 +70,7 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 		if !t.group.allows(t.offering) {
 			continue
 		}
-		if p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn); v > 0 && p.counts != nil {
+		if p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, -1); v > 0 && p.counts != nil {
 			addCol(p)
 		}
 		// Single-shape patterns guarantee the master LP is feasible.
@@ -106,7 +106,7 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 			if !t.group.allows(t.offering) || len(cols) >= colgenMaxColumns {
 				continue
 			}
-			p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn)
+			p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, math.Inf(1))
 			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
 				added = true
 			}
@@ -185,16 +185,19 @@ func (s *solver) singleShape(ti, si int, sh *lpShape, need []int, limited []bool
 	return pattern{ti: ti, counts: counts}
 }
 
-// knapsack fills a node of template ti greedily to maximise the pods' value under y.
-func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool, y []float64, allowedOn func(si, ti int) bool) (pattern, float64) {
-	counts, value := s.knapsackFree(s.templates[ti].free, shapes, need, limited, y, func(si int) bool { return allowedOn(si, ti) })
+// knapsack fills a node of template ti to maximise the pods' value under y (see knapsackFree
+// for exactIfBelow).
+func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool, y []float64, allowedOn func(si, ti int) bool, exactIfBelow float64) (pattern, float64) {
+	counts, value := s.knapsackFree(s.templates[ti].free, shapes, need, limited, y, func(si int) bool { return allowedOn(si, ti) }, exactIfBelow)
 	return pattern{ti: ti, counts: counts}, value
 }
 
 // knapsackFree fills room free greedily to maximise the pods' value under y, trying a few
 // item orders (value density against the scarcest use of the room, value, size) and keeping
-// the best. It is a heuristic: column generation only needs good columns, not optimal ones.
-func (s *solver) knapsackFree(free [numDims]int64, shapes []*lpShape, need []int, limited []bool, y []float64, allowed func(si int) bool) ([]int, float64) {
+// the best. When the best greedy fill is worth no more than exactIfBelow (pricing found no
+// improving column that way), a bounded exact search (knapsack.go) looks further: column
+// generation stops early and steers badly when pricing misses improving columns.
+func (s *solver) knapsackFree(free [numDims]int64, shapes []*lpShape, need []int, limited []bool, y []float64, allowed func(si int) bool, exactIfBelow float64) ([]int, float64) {
 	var items []int
 	for si := range shapes {
 		if y[si] > lpEps && need[si] > 0 && allowed(si) {
@@ -249,7 +252,27 @@ func (s *solver) knapsackFree(free [numDims]int64, shapes []*lpShape, need []int
 			best, bestValue = counts, value
 		}
 	}
-	return best, bestValue
+	if bestValue > exactIfBelow {
+		return best, bestValue
+	}
+	// The greedy fills are the incumbent of a bounded exact search (knapsack.go).
+	kitems := make([]kItem, 0, len(items))
+	for _, si := range items {
+		r := req(si)
+		ub := int64(need[si])
+		if limited[si] {
+			ub = min(ub, 1)
+		}
+		for d := 0; d < numDims; d++ {
+			if r[d] > 0 {
+				ub = min(ub, free[d]/r[d])
+			}
+		}
+		if ub > 0 {
+			kitems = append(kitems, kItem{si: si, req: r, v: y[si], ub: ub})
+		}
+	}
+	return knapsackBB(free, kitems, len(shapes), best, bestValue)
 }
 
 // patternToFill turns a pattern into pods of concrete classes still waiting.

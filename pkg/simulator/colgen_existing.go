@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -159,7 +160,7 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 	}
 	existingFree := free
 	for ei := range s.existing {
-		c, _ := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) })
+		c, _ := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, math.Inf(1))
 		addCol(pattern{ti: nt + ei, counts: c})
 	}
 
@@ -201,7 +202,7 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 			if len(cols) >= colgenMaxColumns {
 				break
 			}
-			p, v := s.knapsack(ti, shapes, need, limited, y, onTemplate)
+			p, v := s.knapsack(ti, shapes, need, limited, y, onTemplate, math.Inf(1))
 			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
 				added = true
 			}
@@ -210,7 +211,7 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 			if len(cols) >= colgenMaxColumns {
 				break
 			}
-			c, v := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) })
+			c, v := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, math.Inf(1))
 			// The node's row price is <= 0: a pattern improves the LP when its value is above
 			// what the node is already worth.
 			if c != nil && v > -duals[nodeRow[ei]]+1e-9 && addCol(pattern{ti: nt + ei, counts: c}) {

@@ -1,0 +1,55 @@
+package simulator
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+)
+
+// Room of 10 cpu, 10 GiB, 110 pods. A (6 cpu, 1 GiB, worth 6) is the densest item, so a
+// greedy fill takes it first and then nothing else fits (4 cpu left, B needs 5): worth 6.
+// Two B (5 cpu, 5 GiB, worth 5 each) fill the room exactly: worth 10, the optimum.
+func TestKnapsackBBFindsWhatGreedyMisses(t *testing.T) {
+	g := NewWithT(t)
+	free := [numDims]int64{10000, 10 << 30, 110}
+	items := []kItem{
+		{si: 0, req: [numDims]int64{6000, 1 << 30, 1}, v: 6, ub: 1},
+		{si: 2, req: [numDims]int64{5000, 5 << 30, 1}, v: 5, ub: 2},
+	}
+	counts, value := knapsackBB(free, items, 3, []int{1, 0, 0}, 6)
+	g.Expect(value).To(BeNumerically("~", 10, 1e-9))
+	g.Expect(counts).To(Equal([]int{0, 0, 2}))
+}
+
+// Upper bounds per item (pods left of the shape, one per node) hold, and the pod-count
+// dimension binds like the others.
+func TestKnapsackBBRespectsCountsAndPodSlots(t *testing.T) {
+	g := NewWithT(t)
+	free := [numDims]int64{8000, 8 << 30, 3}
+	items := []kItem{
+		{si: 0, req: [numDims]int64{1000, 1 << 30, 1}, v: 3, ub: 1},
+		{si: 1, req: [numDims]int64{2000, 1 << 30, 1}, v: 2, ub: 5},
+		{si: 2, req: [numDims]int64{100, 100 << 20, 1}, v: 0.5, ub: 10},
+	}
+	counts, value := knapsackBB(free, items, 3, nil, 0)
+	// Three pod slots: A once (its bound), then B twice (4 cpu) beats small pods.
+	g.Expect(counts).To(Equal([]int{1, 2, 0}))
+	g.Expect(value).To(BeNumerically("~", 7, 1e-9))
+}
+
+// An incumbent that is already optimal, or a search without budget, is returned as it is.
+func TestKnapsackBBKeepsIncumbent(t *testing.T) {
+	g := NewWithT(t)
+	free := [numDims]int64{4000, 4 << 30, 110}
+	items := []kItem{{si: 0, req: [numDims]int64{2000, 2 << 30, 1}, v: 1, ub: 2}}
+	counts, value := knapsackBB(free, items, 1, []int{2}, 2)
+	g.Expect(counts).To(Equal([]int{2}))
+	g.Expect(value).To(BeNumerically("~", 2, 1e-9))
+
+	saved := knapsackNodeBudget
+	knapsackNodeBudget = 0
+	defer func() { knapsackNodeBudget = saved }()
+	counts, value = knapsackBB(free, items, 1, []int{1}, 1)
+	g.Expect(counts).To(Equal([]int{1}))
+	g.Expect(value).To(BeNumerically("~", 1, 1e-9))
+}
