@@ -70,7 +70,7 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 		if !t.group.allows(t.offering) {
 			continue
 		}
-		if p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, -1); v > 0 && p.counts != nil {
+		if p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, 0); v > 0 && p.counts != nil {
 			addCol(p)
 		}
 		// Single-shape patterns guarantee the master LP is feasible.
@@ -106,7 +106,7 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 			if !t.group.allows(t.offering) || len(cols) >= colgenMaxColumns {
 				continue
 			}
-			p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, math.Inf(1))
+			p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, knapsackTemplateBudget)
 			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
 				added = true
 			}
@@ -186,18 +186,17 @@ func (s *solver) singleShape(ti, si int, sh *lpShape, need []int, limited []bool
 }
 
 // knapsack fills a node of template ti to maximise the pods' value under y (see knapsackFree
-// for exactIfBelow).
-func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool, y []float64, allowedOn func(si, ti int) bool, exactIfBelow float64) (pattern, float64) {
-	counts, value := s.knapsackFree(s.templates[ti].free, shapes, need, limited, y, func(si int) bool { return allowedOn(si, ti) }, exactIfBelow)
+// for budget).
+func (s *solver) knapsack(ti int, shapes []*lpShape, need []int, limited []bool, y []float64, allowedOn func(si, ti int) bool, budget int) (pattern, float64) {
+	counts, value := s.knapsackFree(s.templates[ti].free, shapes, need, limited, y, func(si int) bool { return allowedOn(si, ti) }, budget)
 	return pattern{ti: ti, counts: counts}, value
 }
 
 // knapsackFree fills room free greedily to maximise the pods' value under y, trying a few
 // item orders (value density against the scarcest use of the room, value, size) and keeping
-// the best. When the best greedy fill is worth no more than exactIfBelow (pricing found no
-// improving column that way), a bounded exact search (knapsack.go) looks further: column
-// generation stops early and steers badly when pricing misses improving columns.
-func (s *solver) knapsackFree(free [numDims]int64, shapes []*lpShape, need []int, limited []bool, y []float64, allowed func(si int) bool, exactIfBelow float64) ([]int, float64) {
+// the best. A bounded exact search (knapsack.go) of up to budget nodes then looks further:
+// column generation stops early and steers badly when pricing misses improving columns.
+func (s *solver) knapsackFree(free [numDims]int64, shapes []*lpShape, need []int, limited []bool, y []float64, allowed func(si int) bool, budget int) ([]int, float64) {
 	var items []int
 	for si := range shapes {
 		if y[si] > lpEps && need[si] > 0 && allowed(si) {
@@ -252,7 +251,7 @@ func (s *solver) knapsackFree(free [numDims]int64, shapes []*lpShape, need []int
 			best, bestValue = counts, value
 		}
 	}
-	if bestValue > exactIfBelow {
+	if budget <= 0 {
 		return best, bestValue
 	}
 	// The greedy fills are the incumbent of a bounded exact search (knapsack.go).
@@ -272,7 +271,7 @@ func (s *solver) knapsackFree(free [numDims]int64, shapes []*lpShape, need []int
 			kitems = append(kitems, kItem{si: si, req: r, v: y[si], ub: ub})
 		}
 	}
-	return knapsackBB(free, kitems, len(shapes), best, bestValue)
+	return knapsackBB(free, kitems, len(shapes), best, bestValue, budget)
 }
 
 // patternToFill turns a pattern into pods of concrete classes still waiting.

@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"cmp"
-	"math"
 	"slices"
 )
 
@@ -26,6 +25,7 @@ func (s *solver) existingPatterns() error {
 	// later choices see what the earlier ones took.
 	fixed := make([]bool, len(s.existing))
 	left := len(s.existing)
+	var prev *colgenResult
 	for round := 0; round < existingDiveRounds && left > 0; round++ {
 		counts := make([]int, len(s.classes))
 		for ci, c := range s.classes {
@@ -36,10 +36,11 @@ func (s *solver) existingPatterns() error {
 				return [numDims]int64{}
 			}
 			return freeOf(s.snap.NodeInfo(s.existing[ei]))
-		})
+		}, prev, fixed)
 		if err != nil || r == nil {
 			return err
 		}
+		prev = r
 		nt := len(s.templates)
 		// Each node's pattern is the one the LP uses most, however little.
 		best := make([]int, len(s.existing))
@@ -113,8 +114,9 @@ type colgenResult struct {
 
 // colgenWithExisting runs column generation over new-node templates and existing nodes (each
 // usable once, with the room free(ei)) for counts[c] pods of each class. It returns nil when
-// there is nothing to do or the LP cannot be solved.
-func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int64) (*colgenResult, error) {
+// there is nothing to do or the LP cannot be solved. The columns of prev (an earlier round
+// with more pods and room) that still fit start the pool, except those of the nodes in skip.
+func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int64, prev *colgenResult, skip []bool) (*colgenResult, error) {
 	res, err := s.cover(counts, true)
 	if err != nil || len(res.shapes) == 0 {
 		return nil, nil // an LP that fails leaves the pods to the other phases
@@ -158,9 +160,47 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 			}
 		}
 	}
+	if prev != nil {
+		// Warm start: the earlier pool, its counts moved to the current shapes and cut to the
+		// pods left. Rooms only shrink on nodes in skip, so the rest still fit.
+		shapeOf := map[int]int{}
+		for si, sh := range shapes {
+			for _, ci := range sh.classes {
+				shapeOf[ci] = si
+			}
+		}
+		for _, p := range prev.cols {
+			if p.ti >= nt && skip != nil && skip[p.ti-nt] {
+				continue
+			}
+			moved := make([]int, len(shapes))
+			any := false
+			for osi, n := range p.counts {
+				if n == 0 {
+					continue
+				}
+				for _, ci := range prev.shapes[osi].classes {
+					if si, ok := shapeOf[ci]; ok {
+						moved[si] += n
+						break
+					}
+				}
+			}
+			for si := range moved {
+				moved[si] = min(moved[si], need[si])
+				if limited[si] {
+					moved[si] = min(moved[si], 1)
+				}
+				any = any || moved[si] > 0
+			}
+			if any {
+				addCol(pattern{ti: p.ti, counts: moved})
+			}
+		}
+	}
 	existingFree := free
 	for ei := range s.existing {
-		c, _ := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, math.Inf(1))
+		c, _ := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, knapsackExistingBudget)
 		addCol(pattern{ti: nt + ei, counts: c})
 	}
 
@@ -202,7 +242,7 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 			if len(cols) >= colgenMaxColumns {
 				break
 			}
-			p, v := s.knapsack(ti, shapes, need, limited, y, onTemplate, math.Inf(1))
+			p, v := s.knapsack(ti, shapes, need, limited, y, onTemplate, knapsackTemplateBudget)
 			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
 				added = true
 			}
@@ -211,7 +251,7 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 			if len(cols) >= colgenMaxColumns {
 				break
 			}
-			c, v := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, math.Inf(1))
+			c, v := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, knapsackExistingBudget)
 			// The node's row price is <= 0: a pattern improves the LP when its value is above
 			// what the node is already worth.
 			if c != nil && v > -duals[nodeRow[ei]]+1e-9 && addCol(pattern{ti: nt + ei, counts: c}) {

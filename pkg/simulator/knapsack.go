@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"cmp"
+	"math"
 	"slices"
 )
 
@@ -15,9 +16,13 @@ import (
 // that. A node budget keeps it bounded and deterministic: past it, the best fill found is
 // returned, which is still a valid pattern, just maybe not the most valuable one.
 
-// knapsackNodeBudget bounds the search nodes of one knapsackBB call (a variable for tests).
-// Measured on the bench: 1000 keeps w06 near 1.4 s; 4000 costs 2-3x the time for no better plans.
-var knapsackNodeBudget = 1000
+// Search nodes per knapsackBB call. An existing node's room is small and odd-shaped, and
+// what goes there decides the plan (w06: 4000 instead of 1000 takes cost/LB from 1.10 to
+// 1.04); templates are large, priced often, and their greedy fills are close to the best.
+const (
+	knapsackExistingBudget = 4000
+	knapsackTemplateBudget = 1000
+)
 
 type kItem struct {
 	si  int
@@ -28,9 +33,9 @@ type kItem struct {
 
 // knapsackBB maximises sum v_i n_i over whole counts 0 <= n_i <= ub_i with sum req_i n_i <=
 // free in every dimension, starting from the incumbent fill (counts per shape, may be nil)
-// of value incumbent. It returns counts per shape (len nShapes) and their value; the result
+// of value incumbent, visiting at most budget search nodes. It returns counts per shape (len nShapes) and their value; the result
 // is never worse than the incumbent.
-func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int, incumbentValue float64) ([]int, float64) {
+func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int, incumbentValue float64, budget int) ([]int, float64) {
 	if len(items) == 0 {
 		return incumbent, incumbentValue
 	}
@@ -96,7 +101,6 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 	best := make([]int64, n)
 	bestValue := incumbentValue
 	improved := false
-	budget := knapsackNodeBudget
 
 	// Flat per-relaxation arrays in density order: position in items, weight, value, bound.
 	type entry struct {
@@ -104,16 +108,25 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 		w, v  float64
 		ub    float64
 		nondn bool // weight 0 in this relaxation: always taken whole
+		req   [numDims]float64
 	}
 	flat := make([][]entry, len(bounds))
 	for b, bo := range bounds {
 		for _, i := range bo.idx {
-			flat[b] = append(flat[b], entry{pos: i, w: bo.w[i], v: items[i].v, ub: float64(items[i].ub), nondn: bo.w[i] <= 0})
+			e := entry{pos: i, w: bo.w[i], v: items[i].v, ub: float64(items[i].ub), nondn: bo.w[i] <= 0}
+			for d := 0; d < numDims; d++ {
+				e.req[d] = float64(items[i].req[d])
+			}
+			flat[b] = append(flat[b], e)
 		}
 	}
 	// prunes says whether no fill of items k.. in room can lift value above the best: true
 	// as soon as one relaxation's fractional optimum cannot.
 	prunes := func(k int, room [numDims]int64, value, target float64) bool {
+		var fr [numDims]float64
+		for d := 0; d < numDims; d++ {
+			fr[d] = float64(room[d])
+		}
 		for b, bo := range bounds {
 			capacity := 0.0
 			for d := 0; d < numDims; d++ {
@@ -124,11 +137,18 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 				if e.pos < k {
 					continue
 				}
+				// No more of an item than fits the room in every dimension.
+				ub := e.ub
+				for d := 0; d < numDims; d++ {
+					if e.req[d] > 0 {
+						ub = min(ub, math.Floor(fr[d]/e.req[d]))
+					}
+				}
 				if e.nondn {
-					v += e.ub * e.v
+					v += ub * e.v
 					continue
 				}
-				take := min(e.ub, capacity/e.w)
+				take := min(ub, capacity/e.w)
 				v += take * e.v
 				capacity -= take * e.w
 				if capacity <= 0 {

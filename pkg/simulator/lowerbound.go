@@ -343,7 +343,7 @@ func (s *solver) configBound(counts []int) float64 {
 	if len(s.existing) > existingColgenMax {
 		return 0
 	}
-	r, err := s.colgenWithExisting(counts, func(ei int) [numDims]int64 { return s.existingFree[ei] })
+	r, err := s.colgenWithExisting(counts, func(ei int) [numDims]int64 { return s.existingFree[ei] }, nil, nil)
 	if err != nil || r == nil {
 		return 0
 	}
