@@ -36,7 +36,7 @@ func (s *solver) existingPatterns() error {
 				return [numDims]int64{}
 			}
 			return freeOf(s.snap.NodeInfo(s.existing[ei]))
-		}, prev, fixed)
+		}, prev, fixed, true)
 		if err != nil || r == nil {
 			return err
 		}
@@ -116,7 +116,12 @@ type colgenResult struct {
 // usable once, with the room free(ei)) for counts[c] pods of each class. It returns nil when
 // there is nothing to do or the LP cannot be solved. The columns of prev (an earlier round
 // with more pods and room) that still fit start the pool, except those of the nodes in skip.
-func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int64, prev *colgenResult, skip []bool) (*colgenResult, error) {
+// Without exact, pricing is the greedy fill only (knapsack.go's search is skipped).
+func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int64, prev *colgenResult, skip []bool, exact bool) (*colgenResult, error) {
+	existingBudget, templateBudget := knapsackExistingBudget, knapsackTemplateBudget
+	if !exact {
+		existingBudget, templateBudget = 0, 0
+	}
 	res, err := s.cover(counts, true)
 	if err != nil || len(res.shapes) == 0 {
 		return nil, nil // an LP that fails leaves the pods to the other phases
@@ -200,7 +205,7 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 	}
 	existingFree := free
 	for ei := range s.existing {
-		c, _ := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, knapsackExistingBudget)
+		c, _ := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, existingBudget)
 		addCol(pattern{ti: nt + ei, counts: c})
 	}
 
@@ -242,7 +247,7 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 			if len(cols) >= colgenMaxColumns {
 				break
 			}
-			p, v := s.knapsack(ti, shapes, need, limited, y, onTemplate, knapsackTemplateBudget)
+			p, v := s.knapsack(ti, shapes, need, limited, y, onTemplate, templateBudget)
 			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
 				added = true
 			}
@@ -251,7 +256,7 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 			if len(cols) >= colgenMaxColumns {
 				break
 			}
-			c, v := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, knapsackExistingBudget)
+			c, v := s.knapsackFree(existingFree(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, existingBudget)
 			// The node's row price is <= 0: a pattern improves the LP when its value is above
 			// what the node is already worth.
 			if c != nil && v > -duals[nodeRow[ei]]+1e-9 && addCol(pattern{ti: nt + ei, counts: c}) {

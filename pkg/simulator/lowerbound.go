@@ -339,11 +339,12 @@ func (s *solver) lowerBound() (float64, error) {
 // can be worth more than its price, and charge each existing node the most its room could be
 // worth. Both use an upper bound of the best pattern's value (a fractional knapsack per
 // dimension), never the heuristic's answer. NodeGroup limits are left out (a relaxation).
+// Pricing stays greedy here: any duals give a valid bound, and exact pricing costs time.
 func (s *solver) configBound(counts []int) float64 {
 	if len(s.existing) > existingColgenMax {
 		return 0
 	}
-	r, err := s.colgenWithExisting(counts, func(ei int) [numDims]int64 { return s.existingFree[ei] }, nil, nil)
+	r, err := s.colgenWithExisting(counts, func(ei int) [numDims]int64 { return s.existingFree[ei] }, nil, nil, false)
 	if err != nil || r == nil {
 		return 0
 	}
