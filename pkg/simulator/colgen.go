@@ -25,7 +25,39 @@ type pattern struct {
 }
 
 func (s *solver) columnGeneration(remaining []int, total *int) error {
+	return s.colgen(remaining, total, false)
+}
+
+// jointColumnGeneration is column generation over the pods of every weight tier at once: a
+// node of template t may carry any pod that fits it, as long as it carries at least one pod
+// whose highest-weight NodeGroup is t's (the node is bought for that pod; the others ride on
+// it, as they may on any planned node). Packing the tiers one after another cannot do that:
+// e.g. a memory-optimised node bought for pods that need one can be a size larger and host
+// memory-heavy pods of the general group, cheaper than standard nodes would.
+func (s *solver) jointColumnGeneration(remaining []int, total *int) error {
+	return s.colgen(remaining, total, true)
+}
+
+func (s *solver) colgen(remaining []int, total *int, joint bool) error {
+	// fitsOn[c][t]: pods of class c may go on a node of template t; native[c][t]: such a node
+	// may be bought for them (nil: the same).
+	fitsOn, native := s.allowed, [][]bool(nil)
+	if joint {
+		native = make([][]bool, len(s.allowed))
+		fitsOn = make([][]bool, len(s.allowed))
+		for ci := range s.allowed {
+			native[ci] = slices.Clone(s.allowed[ci])
+			fitsOn[ci] = make([]bool, len(s.templates))
+			for ti := range s.templates {
+				// A class that a node of the template refused earlier stays off it.
+				fitsOn[ci][ti] = s.fits[ci][ti] && (s.allowed[ci][ti] || !s.allowedAtStart[ci][ti])
+			}
+		}
+	}
+	packing := s.allowed
+	s.allowed, s.native = fitsOn, native
 	res, err := s.cover(remaining, false)
+	s.allowed, s.native = packing, nil
 	if err != nil || len(res.shapes) == 0 {
 		return nil // an LP that fails leaves the pods to the other phases
 	}
@@ -42,7 +74,14 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 			limited[si] = limited[si] || s.classes[ci].selfHostnameLimited
 		}
 	}
-	allowedOn := func(si, ti int) bool { return s.allowed[shapes[si].classes[0]][ti] }
+	allowedOn := func(si, ti int) bool { return fitsOn[shapes[si].classes[0]][ti] }
+	isNative := func(si, ti int) bool { return native == nil || native[shapes[si].classes[0]][ti] }
+	price := func(ti int, y []float64, budget int) (pattern, float64) {
+		if native == nil {
+			return s.knapsack(ti, shapes, need, limited, y, allowedOn, budget)
+		}
+		return s.nativeKnapsack(ti, shapes, need, limited, y, allowedOn, isNative, budget)
+	}
 	shapeOf := map[int]int{}
 	for si, sh := range shapes {
 		for _, ci := range sh.classes {
@@ -70,12 +109,12 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 		if !t.group.allows(t.offering) {
 			continue
 		}
-		if p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, 0); v > 0 && p.counts != nil {
+		if p, v := price(ti, y, 0); v > 0 && p.counts != nil {
 			addCol(p)
 		}
 		// Single-shape patterns guarantee the master LP is feasible.
 		for si, sh := range shapes {
-			if allowedOn(si, ti) {
+			if allowedOn(si, ti) && isNative(si, ti) {
 				if p := s.singleShape(ti, si, sh, need, limited); p.counts != nil {
 					addCol(p)
 				}
@@ -106,7 +145,7 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 			if !t.group.allows(t.offering) || len(cols) >= colgenMaxColumns {
 				continue
 			}
-			p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, knapsackTemplateBudget)
+			p, v := price(ti, y, knapsackTemplateBudget)
 			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
 				added = true
 			}
@@ -134,6 +173,12 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 		t := s.templates[p.ti]
 		for n := 0; n < int(math.Floor(lambda[k]+1e-6)) && t.group.allows(t.offering); n++ {
 			fill := s.patternToFill(p, shapes, remaining)
+			if native != nil {
+				// The pods the node is bought for go first: Filter sees them before riders.
+				slices.SortStableFunc(fill, func(a, b fillItem) int {
+					return cmp.Compare(b2i(native[b.ci][p.ti]), b2i(native[a.ci][p.ti]))
+				})
+			}
 			worth := 0.0
 			for _, it := range fill {
 				worth += float64(it.n) * y[shapeOf[it.ci]]

@@ -205,3 +205,63 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 	}
 	return out, bestValue
 }
+
+// nativeKnapsackTries: how many of the most valuable native shapes nativeKnapsack forces
+// in turn when the plain fill has none.
+const nativeKnapsackTries = 3
+
+// nativeKnapsack is knapsack for a node of template ti that must carry at least one pod of a
+// shape for which isNative(si, ti) (the node is bought for it; see jointColumnGeneration).
+// When the best fill has none, it forces one pod of each of the most valuable native shapes
+// in turn and fills the rest of the room around it.
+func (s *solver) nativeKnapsack(ti int, shapes []*lpShape, need []int, limited []bool, y []float64, allowedOn, isNative func(si, ti int) bool, budget int) (pattern, float64) {
+	p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, budget)
+	for si, n := range p.counts {
+		if n > 0 && isNative(si, ti) {
+			return p, v
+		}
+	}
+	t := s.templates[ti]
+	var natives []int
+	for si := range shapes {
+		if need[si] > 0 && allowedOn(si, ti) && isNative(si, ti) {
+			natives = append(natives, si)
+		}
+	}
+	slices.SortStableFunc(natives, func(a, b int) int { return cmp.Compare(y[b], y[a]) })
+	best, bestValue := pattern{}, 0.0
+	for _, si := range natives[:min(len(natives), nativeKnapsackTries)] {
+		req := s.classes[shapes[si].classes[0]].req
+		room := t.free
+		ok := true
+		for d := 0; d < numDims; d++ {
+			room[d] -= req[d]
+			ok = ok && room[d] >= 0
+		}
+		if !ok {
+			continue
+		}
+		rest := slices.Clone(need)
+		rest[si]--
+		if limited[si] {
+			rest[si] = 0
+		}
+		counts, value := s.knapsackFree(room, shapes, rest, limited, y, func(sj int) bool { return allowedOn(sj, ti) }, budget)
+		if counts == nil {
+			counts = make([]int, len(shapes))
+		}
+		counts[si]++
+		value += y[si]
+		if best.counts == nil || value > bestValue*(1+1e-9) {
+			best, bestValue = pattern{ti: ti, counts: counts}, value
+		}
+	}
+	return best, bestValue
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

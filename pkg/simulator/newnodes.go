@@ -7,7 +7,9 @@ import (
 	"slices"
 )
 
-// Choosing new nodes by cost. Per weight tier, three phases in turn take the pods left:
+// Choosing new nodes by cost. When the strategy asks for it and there are several weight
+// tiers, column generation over all of them first opens nodes that carry riders of other
+// tiers (jointColumnGeneration). Then per weight tier, three phases in turn take the pods left:
 //
 //  1. column generation (colgen.go), when the strategy asks for it: whole-pod node patterns
 //     priced by an LP, the nodes the LP buys whole opened as they are;
@@ -49,6 +51,19 @@ func (s *solver) openNewNodes() error {
 		}
 	}
 	slices.Sort(tiers)
+	if s.strategy.joint && len(tiers) > 1 {
+		remaining := make([]int, len(s.classes))
+		total := 0
+		for ci, c := range s.classes {
+			if tier[ci] != math.MinInt32 {
+				remaining[ci] = len(c.pods) - s.next[ci]
+				total += remaining[ci]
+			}
+		}
+		if err := s.jointColumnGeneration(remaining, &total); err != nil {
+			return err
+		}
+	}
 	for i, w := range tiers {
 		remaining := make([]int, len(s.classes))
 		total := 0

@@ -1,6 +1,9 @@
 package simulator
 
-import "maps"
+import (
+	"maps"
+	"slices"
+)
 
 // strategy is how the packer follows the LP: how much worse than the LP (price over LP value)
 // a rounded pattern node may be and still be opened, and how patterns are rounded.
@@ -10,6 +13,9 @@ type strategy struct {
 	colgen     bool
 	// existingColgen picks what goes on existing nodes by column generation first.
 	existingColgen bool
+	// joint packs all weight tiers together by column generation first (riders on nodes
+	// bought for other tiers' pods), before the tiers one by one.
+	joint bool
 }
 
 // How closely to follow the LP is a trade-off that depends on the workload: rounding a
@@ -25,6 +31,7 @@ var (
 		{tolerance: 1.1, cumulative: true},
 		{tolerance: 1.2},
 		{tolerance: 1.1, cumulative: true, colgen: true, existingColgen: true},
+		{tolerance: 1.1, cumulative: true, colgen: true, joint: true},
 	}
 	largeStrategies = []strategy{strategies[0], {tolerance: 1.2}}
 	// portfolioMaxPods and portfolioMaxLP (classes x templates, the size of the LPs): above
@@ -101,6 +108,9 @@ func (s *solver) packNew() error {
 	saved := s.save()
 	best, bestPlaced, bestCost := -1, -1, 0.0
 	for i, st := range tries {
+		if s.redundant(st) {
+			continue
+		}
 		s.snap.Fork()
 		if err := attempt(st); err != nil {
 			return err
@@ -121,4 +131,27 @@ func (s *solver) packNew() error {
 		s.restore(saved)
 	}
 	return attempt(tries[best])
+}
+
+// redundant says whether strategy st would repeat the plain colgen strategy: its extra pass
+// has nothing to work on (no existing nodes, or a single weight tier).
+func (s *solver) redundant(st strategy) bool {
+	if st.existingColgen && len(s.existing) == 0 {
+		return true
+	}
+	if st.joint {
+		var tiers []int32
+		for ci := range s.classes {
+			for ti, ok := range s.allowed[ci] {
+				if ok {
+					if w := s.templates[ti].group.weight; !slices.Contains(tiers, w) {
+						tiers = append(tiers, w)
+					}
+					break
+				}
+			}
+		}
+		return len(tiers) < 2
+	}
+	return false
 }
