@@ -106,6 +106,12 @@ func (s *solver) packNew() error {
 		tries = largeStrategies
 	}
 	saved := s.save()
+	last := -1
+	for i, st := range tries {
+		if !s.redundant(st) {
+			last = i
+		}
+	}
 	best, bestPlaced, bestCost := -1, -1, 0.0
 	for i, st := range tries {
 		if s.redundant(st) {
@@ -124,6 +130,10 @@ func (s *solver) packNew() error {
 		}
 		if placed > bestPlaced || (placed == bestPlaced && cost < bestCost-1e-9) {
 			best, bestPlaced, bestCost = i, placed, cost
+			if i == last {
+				// The last attempt won: keep it rather than run it again.
+				return s.snap.Commit()
+			}
 		}
 		if err := s.snap.Revert(); err != nil {
 			return err
