@@ -17,6 +17,8 @@ import (
 const (
 	colgenMaxIterations = 40
 	colgenMaxColumns    = 4000
+	// colgenMaxDives bounds the diving rounds (each a column generation from scratch).
+	colgenMaxDives = 12
 )
 
 type pattern struct {
@@ -25,7 +27,20 @@ type pattern struct {
 }
 
 func (s *solver) columnGeneration(remaining []int, total *int) error {
-	return s.colgen(remaining, total, false)
+	if !s.strategy.dive {
+		_, err := s.colgen(remaining, total, false, false)
+		return err
+	}
+	// Diving: open what the LP buys whole and one node more, then solve again for the rest.
+	s.diveCols, s.diveShapes = nil, nil
+	defer func() { s.diveCols, s.diveShapes = nil, nil }()
+	for d := 0; d < colgenMaxDives && *total > 0; d++ {
+		opened, err := s.colgen(remaining, total, false, true)
+		if err != nil || !opened {
+			return err
+		}
+	}
+	return nil
 }
 
 // jointColumnGeneration is column generation over the pods of every weight tier at once: a
@@ -35,10 +50,14 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 // e.g. a memory-optimised node bought for pods that need one can be a size larger and host
 // memory-heavy pods of the general group, cheaper than standard nodes would.
 func (s *solver) jointColumnGeneration(remaining []int, total *int) error {
-	return s.colgen(remaining, total, true)
+	_, err := s.colgen(remaining, total, true, false)
+	return err
 }
 
-func (s *solver) colgen(remaining []int, total *int, joint bool) error {
+// colgen runs column generation for the remaining pods and opens the nodes the LP buys
+// whole (with roundUp, also one node of its most fractional pattern); it says whether it
+// opened any.
+func (s *solver) colgen(remaining []int, total *int, joint, roundUp bool) (bool, error) {
 	// fitsOn[c][t]: pods of class c may go on a node of template t; native[c][t]: such a node
 	// may be bought for them (nil: the same).
 	fitsOn, native := s.allowed, [][]bool(nil)
@@ -59,7 +78,7 @@ func (s *solver) colgen(remaining []int, total *int, joint bool) error {
 	res, err := s.cover(remaining, false)
 	s.allowed, s.native = packing, nil
 	if err != nil || len(res.shapes) == 0 {
-		return nil // an LP that fails leaves the pods to the other phases
+		return false, nil // an LP that fails leaves the pods to the other phases
 	}
 	shapes := res.shapes
 	need := make([]int, len(shapes))
@@ -100,6 +119,20 @@ func (s *solver) colgen(remaining []int, total *int, joint bool) error {
 		cols = append(cols, p)
 		return true
 	}
+	if roundUp && s.diveShapes != nil {
+		// Diving again: the columns of the last round, moved to the current shapes and cut
+		// to the pods left, start the pool (templates' rooms do not change).
+		for _, p := range s.diveCols {
+			if q := remapPattern(p, s.diveShapes, shapeOf, need, limited); q.counts != nil {
+				addCol(q)
+			}
+		}
+	}
+	budget := knapsackTemplateBudget
+	if roundUp {
+		// Diving solves many times; each round needs good columns less than the first plan.
+		budget = knapsackDiveBudget
+	}
 	// Start with the LP's values: the best knapsack fill per template.
 	y := make([]float64, len(shapes))
 	for si, sh := range shapes {
@@ -136,7 +169,7 @@ func (s *solver) colgen(remaining []int, total *int, joint bool) error {
 		s.addLimitRows(lp, cols)
 		x, duals, _, err := lp.solve()
 		if err != nil {
-			return nil // leave it to the other phases
+			return false, nil // leave it to the other phases
 		}
 		duals = duals[:len(shapes)]
 		lambda, y = x, duals
@@ -145,7 +178,7 @@ func (s *solver) colgen(remaining []int, total *int, joint bool) error {
 			if !t.group.allows(t.offering) || len(cols) >= colgenMaxColumns {
 				continue
 			}
-			p, v := price(ti, y, knapsackTemplateBudget)
+			p, v := price(ti, y, budget)
 			if p.counts != nil && v > t.offering.HourlyPrice*(1+1e-6) && addCol(p) {
 				added = true
 			}
@@ -156,11 +189,39 @@ func (s *solver) colgen(remaining []int, total *int, joint bool) error {
 	}
 
 	if lambda == nil {
-		return nil
+		return false, nil
 	}
 	// Columns added in the last iteration were never priced by the LP: it buys none of them.
 	for len(lambda) < len(cols) {
 		lambda = append(lambda, 0)
+	}
+	if roundUp {
+		s.diveCols, s.diveShapes = cols, shapes
+	}
+	openPattern := func(k int) (bool, error) {
+		p := cols[k]
+		t := s.templates[p.ti]
+		if !t.group.allows(t.offering) {
+			return false, nil
+		}
+		fill := s.patternToFill(p, shapes, remaining)
+		if native != nil {
+			// The pods the node is bought for go first: Filter sees them before riders.
+			slices.SortStableFunc(fill, func(a, b fillItem) int {
+				return cmp.Compare(b2i(native[b.ci][p.ti]), b2i(native[a.ci][p.ti]))
+			})
+		}
+		worth := 0.0
+		for _, it := range fill {
+			worth += float64(it.n) * y[shapeOf[it.ci]]
+		}
+		// Other patterns may have taken this one's pods; a node that lost too many is
+		// not worth opening as is.
+		if len(fill) == 0 || t.offering.HourlyPrice > s.strategy.tolerance*worth {
+			return false, nil
+		}
+		placed, err := s.openNode(p.ti, fill, remaining, total)
+		return placed > 0, err
 	}
 	// Open the whole nodes of every pattern the LP buys, most bought first.
 	order := make([]int, len(cols))
@@ -168,36 +229,35 @@ func (s *solver) colgen(remaining []int, total *int, joint bool) error {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(lambda[b], lambda[a]) })
+	opened := false
 	for _, k := range order {
-		p := cols[k]
-		t := s.templates[p.ti]
-		for n := 0; n < int(math.Floor(lambda[k]+1e-6)) && t.group.allows(t.offering); n++ {
-			fill := s.patternToFill(p, shapes, remaining)
-			if native != nil {
-				// The pods the node is bought for go first: Filter sees them before riders.
-				slices.SortStableFunc(fill, func(a, b fillItem) int {
-					return cmp.Compare(b2i(native[b.ci][p.ti]), b2i(native[a.ci][p.ti]))
-				})
-			}
-			worth := 0.0
-			for _, it := range fill {
-				worth += float64(it.n) * y[shapeOf[it.ci]]
-			}
-			// Other patterns may have taken this one's pods; a node that lost too many is
-			// not worth opening as is.
-			if len(fill) == 0 || t.offering.HourlyPrice > s.strategy.tolerance*worth {
-				break
-			}
-			placed, err := s.openNode(p.ti, fill, remaining, total)
+		for n := 0; n < int(math.Floor(lambda[k]+1e-6)); n++ {
+			ok, err := openPattern(k)
 			if err != nil {
-				return err
+				return false, err
 			}
-			if placed == 0 {
+			if !ok {
 				break
 			}
+			opened = true
 		}
 	}
-	return nil
+	if !roundUp || *total == 0 {
+		return opened, nil
+	}
+	// Diving: one node of the pattern with the largest fractional part is opened too, and
+	// the caller solves again for the pods left.
+	bestK, bestFrac := -1, 1e-6
+	for _, k := range order {
+		if f := lambda[k] - math.Floor(lambda[k]+1e-6); f > bestFrac {
+			bestK, bestFrac = k, f
+		}
+	}
+	if bestK < 0 {
+		return opened, nil
+	}
+	ok, err := openPattern(bestK)
+	return opened || ok, err
 }
 
 func patternKey(p pattern) string {
@@ -366,4 +426,36 @@ func (s *solver) addLimitRows(lp *sparseLP, cols []pattern) {
 			})
 		}
 	}
+}
+
+// remapPattern moves pattern p, whose counts are per shape of oldShapes, onto the current
+// shapes (shapeOf: class -> shape) with counts cut to need (and to one for limited shapes).
+// Shapes group classes by a key that does not depend on the counts, so an old shape's
+// classes that are still pending all belong to one current shape. It returns a pattern
+// without counts when nothing is left of p.
+func remapPattern(p pattern, oldShapes []*lpShape, shapeOf map[int]int, need []int, limited []bool) pattern {
+	moved := make([]int, len(need))
+	any := false
+	for osi, n := range p.counts {
+		if n == 0 {
+			continue
+		}
+		for _, ci := range oldShapes[osi].classes {
+			if si, ok := shapeOf[ci]; ok {
+				moved[si] += n
+				break
+			}
+		}
+	}
+	for si := range moved {
+		moved[si] = min(moved[si], need[si])
+		if limited[si] {
+			moved[si] = min(moved[si], 1)
+		}
+		any = any || moved[si] > 0
+	}
+	if !any {
+		return pattern{}
+	}
+	return pattern{ti: p.ti, counts: moved}
 }

@@ -178,28 +178,8 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 			if p.ti >= nt && skip != nil && skip[p.ti-nt] {
 				continue
 			}
-			moved := make([]int, len(shapes))
-			any := false
-			for osi, n := range p.counts {
-				if n == 0 {
-					continue
-				}
-				for _, ci := range prev.shapes[osi].classes {
-					if si, ok := shapeOf[ci]; ok {
-						moved[si] += n
-						break
-					}
-				}
-			}
-			for si := range moved {
-				moved[si] = min(moved[si], need[si])
-				if limited[si] {
-					moved[si] = min(moved[si], 1)
-				}
-				any = any || moved[si] > 0
-			}
-			if any {
-				addCol(pattern{ti: p.ti, counts: moved})
+			if q := remapPattern(p, prev.shapes, shapeOf, need, limited); q.counts != nil {
+				addCol(q)
 			}
 		}
 	}

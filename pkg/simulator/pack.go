@@ -50,6 +50,9 @@ type solver struct {
 	start    time.Time
 	lbErr    string
 	strategy strategy
+	// diveCols and diveShapes: the last diving round's column pool, to start the next.
+	diveCols   []pattern
+	diveShapes []*lpShape
 }
 
 // podRef is member i of class ci.
@@ -212,6 +215,16 @@ func withUID(p *corev1.Pod) *corev1.Pod {
 }
 
 func (s *solver) solve() (*Plan, error) {
+	pending := s.prepare()
+	if err := s.packNew(); err != nil {
+		return nil, err
+	}
+	return s.plan(pending)
+}
+
+// prepare sets up the per-class state packing needs (PreFilter, allowed templates, existing
+// nodes that fit) and returns the number of pending pods.
+func (s *solver) prepare() int {
 	nc := len(s.classes)
 	s.next = make([]int, nc)
 	s.allowed = make([][]bool, nc)
@@ -241,9 +254,11 @@ func (s *solver) solve() (*Plan, error) {
 	for _, a := range s.allowed {
 		s.allowedAtStart = append(s.allowedAtStart, slices.Clone(a))
 	}
-	if err := s.packNew(); err != nil {
-		return nil, err
-	}
+	return pending
+}
+
+// plan reports the packing with its lower bound.
+func (s *solver) plan(pending int) (*Plan, error) {
 	lowerBound, err := s.lowerBound()
 	if err != nil {
 		// The plan stands without its bound; say why there is none.

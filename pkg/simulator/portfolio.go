@@ -11,8 +11,9 @@ type strategy struct {
 	tolerance  float64
 	cumulative bool
 	colgen     bool
-	// existingColgen picks what goes on existing nodes by column generation first.
-	existingColgen bool
+	// dive: column generation opens one node of its most fractional pattern per round and
+	// solves again, instead of leaving the fractional rest to LP-following and greedy.
+	dive bool
 	// joint packs all weight tiers together by column generation first (riders on nodes
 	// bought for other tiers' pods), before the tiers one by one.
 	joint bool
@@ -30,8 +31,8 @@ var (
 		{tolerance: 1.05},
 		{tolerance: 1.1, cumulative: true},
 		{tolerance: 1.2},
-		{tolerance: 1.1, cumulative: true, colgen: true, existingColgen: true},
 		{tolerance: 1.1, cumulative: true, colgen: true, joint: true},
+		{tolerance: 1.1, cumulative: true, colgen: true, dive: true},
 	}
 	largeStrategies = []strategy{strategies[0], {tolerance: 1.2}}
 	// portfolioMaxPods and portfolioMaxLP (classes x templates, the size of the LPs): above
@@ -72,15 +73,19 @@ func (s *solver) restore(st solverState) {
 	s.seq = st.seq
 }
 
-// packNew places the pending pods: on existing nodes first, then on new nodes.
+// packNew places the pending pods: on existing nodes first, then on new nodes. Both stages
+// have variants: what goes on existing nodes (best fit, or column generation with diving
+// and exchange), and how new nodes follow the LP (strategies). For inputs small enough,
+// every existing variant is followed by every new-node strategy, each on a fork of the
+// snapshot, and the best plan is kept (most pods placed, then cheapest; the first on ties,
+// so the result stays deterministic).
 func (s *solver) packNew() error {
 	left := 0
 	for ci, c := range s.classes {
 		left += len(c.pods) - s.next[ci]
 	}
-	attempt := func(st strategy) error {
-		s.strategy = st
-		if st.existingColgen {
+	packExisting := func(colgen bool) error {
+		if colgen {
 			if err := s.existingPatterns(); err != nil {
 				return err
 			}
@@ -88,6 +93,13 @@ func (s *solver) packNew() error {
 		if err := s.fillExisting(); err != nil {
 			return err
 		}
+		if colgen {
+			return s.exchangeExisting()
+		}
+		return nil
+	}
+	packNewNodes := func(st strategy) error {
+		s.strategy = st
 		if err := s.openNewNodes(); err != nil {
 			return err
 		}
@@ -96,42 +108,52 @@ func (s *solver) packNew() error {
 		}
 		return s.downsize()
 	}
-	if left == 0 || len(strategies) == 1 {
-		return attempt(strategies[0])
-	}
 	tries := strategies
 	if left > portfolioMaxPods || len(s.classes)*len(s.templates) > portfolioMaxLP {
 		// Large inputs: column generation and plain LP-following, which win on different
 		// workloads, and nothing else.
 		tries = largeStrategies
 	}
-	saved := s.save()
-	last := -1
-	for i, st := range tries {
-		if !s.redundant(st) {
-			last = i
-		}
+	if left == 0 {
+		tries = tries[:1]
 	}
-	best, bestPlaced, bestCost := -1, -1, 0.0
-	for i, st := range tries {
-		if s.redundant(st) {
-			continue
+	tries = slices.DeleteFunc(slices.Clone(tries), s.redundant)
+	existingVariants := []bool{false}
+	if len(s.existing) > 0 && len(s.existing) <= existingColgenMax && left > 0 {
+		existingVariants = append(existingVariants, true)
+	}
+	return s.bestOf(len(existingVariants), func(i int) error {
+		if err := packExisting(existingVariants[i]); err != nil {
+			return err
 		}
+		return s.bestOf(len(tries), func(j int) error { return packNewNodes(tries[j]) })
+	})
+}
+
+// bestOf runs attempt(0..n-1) in turn, each on a fork of the snapshot from the same solver
+// state, and leaves the solver with the best outcome (most pods placed, then cheapest; the
+// first on ties): the last attempt is kept when it wins, otherwise the winner runs again.
+func (s *solver) bestOf(n int, attempt func(i int) error) error {
+	if n == 1 {
+		return attempt(0)
+	}
+	saved := s.save()
+	best, bestPlaced, bestCost := -1, -1, 0.0
+	for i := 0; i < n; i++ {
 		s.snap.Fork()
-		if err := attempt(st); err != nil {
+		if err := attempt(i); err != nil {
 			return err
 		}
 		placed, cost := 0, 0.0
 		for ci := range s.classes {
 			placed += s.next[ci]
 		}
-		for _, n := range s.newNodes {
-			cost += n.tmpl.offering.HourlyPrice
+		for _, nd := range s.newNodes {
+			cost += nd.tmpl.offering.HourlyPrice
 		}
 		if placed > bestPlaced || (placed == bestPlaced && cost < bestCost-1e-9) {
 			best, bestPlaced, bestCost = i, placed, cost
-			if i == last {
-				// The last attempt won: keep it rather than run it again.
+			if i == n-1 {
 				return s.snap.Commit()
 			}
 		}
@@ -140,15 +162,12 @@ func (s *solver) packNew() error {
 		}
 		s.restore(saved)
 	}
-	return attempt(tries[best])
+	return attempt(best)
 }
 
 // redundant says whether strategy st would repeat the plain colgen strategy: its extra pass
-// has nothing to work on (no existing nodes, or a single weight tier).
+// has nothing to work on (a single weight tier).
 func (s *solver) redundant(st strategy) bool {
-	if st.existingColgen && len(s.existing) == 0 {
-		return true
-	}
 	if st.joint {
 		var tiers []int32
 		for ci := range s.classes {
