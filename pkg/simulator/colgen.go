@@ -27,15 +27,19 @@ type pattern struct {
 }
 
 func (s *solver) columnGeneration(remaining []int, total *int) error {
+	return s.colgenDive(remaining, total, false)
+}
+
+func (s *solver) colgenDive(remaining []int, total *int, joint bool) error {
 	if !s.strategy.dive {
-		_, err := s.colgen(remaining, total, false, false)
+		_, err := s.colgen(remaining, total, joint, false)
 		return err
 	}
 	// Diving: open what the LP buys whole and one node more, then solve again for the rest.
 	s.diveCols, s.diveShapes = nil, nil
 	defer func() { s.diveCols, s.diveShapes = nil, nil }()
 	for d := 0; d < colgenMaxDives && *total > 0; d++ {
-		opened, err := s.colgen(remaining, total, false, true)
+		opened, err := s.colgen(remaining, total, joint, true)
 		if err != nil || !opened {
 			return err
 		}
@@ -50,8 +54,7 @@ func (s *solver) columnGeneration(remaining []int, total *int) error {
 // e.g. a memory-optimised node bought for pods that need one can be a size larger and host
 // memory-heavy pods of the general group, cheaper than standard nodes would.
 func (s *solver) jointColumnGeneration(remaining []int, total *int) error {
-	_, err := s.colgen(remaining, total, true, false)
-	return err
+	return s.colgenDive(remaining, total, true)
 }
 
 // colgen runs column generation for the remaining pods and opens the nodes the LP buys

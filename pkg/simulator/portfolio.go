@@ -33,6 +33,7 @@ var (
 		{tolerance: 1.2},
 		{tolerance: 1.1, cumulative: true, colgen: true, joint: true},
 		{tolerance: 1.1, cumulative: true, colgen: true, dive: true},
+		{tolerance: 1.1, cumulative: true, colgen: true, joint: true, dive: true},
 	}
 	largeStrategies = []strategy{strategies[0], {tolerance: 1.2}}
 	// portfolioMaxPods and portfolioMaxLP (classes x templates, the size of the LPs): above
