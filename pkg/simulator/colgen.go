@@ -209,10 +209,14 @@ func (s *solver) colgen(remaining []int, total *int, joint, roundUp bool) (bool,
 		}
 		fill := s.patternToFill(p, shapes, remaining)
 		if native != nil {
-			// The pods the node is bought for go first: Filter sees them before riders.
+			// The pods the node is bought for go first: Filter sees them before riders. A
+			// node whose first such pod Filter would refuse would carry riders only.
 			slices.SortStableFunc(fill, func(a, b fillItem) int {
 				return cmp.Compare(b2i(native[b.ci][p.ti]), b2i(native[a.ci][p.ti]))
 			})
+			if len(fill) == 0 || !native[fill[0].ci][p.ti] || !s.sched.Filter(s.classes[fill[0].ci].prep, t.info).IsSuccess() {
+				return false, nil
+			}
 		}
 		worth := 0.0
 		for _, it := range fill {

@@ -151,6 +151,18 @@ func TestPropertyRandomInstances(t *testing.T) {
 
 			expectPlacementsValid(g, in, plan, s)
 
+			// Every new node is bought for a pod whose highest-weight NodeGroup is the
+			// node's; other pods only ride on it.
+			for _, n := range s.newNodes {
+				bought := false
+				for _, r := range s.placedOn[n.name] {
+					for ti, t := range s.templates {
+						bought = bought || (t.group == n.tmpl.group && s.allowedAtStart[r.ci][ti])
+					}
+				}
+				g.Expect(bought).To(BeTrue(), "node %s carries riders only", n.name)
+			}
+
 			// Same input, same plan.
 			again, err := Solve(in)
 			g.Expect(err).NotTo(HaveOccurred())
