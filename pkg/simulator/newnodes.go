@@ -12,7 +12,8 @@ import (
 // tiers (jointColumnGeneration). Then per weight tier, three phases in turn take the pods left:
 //
 //  1. column generation (colgen.go), when the strategy asks for it: whole-pod node patterns
-//     priced by an LP, the nodes the LP buys whole opened as they are;
+//     priced by an LP, the nodes the LP buys whole opened as they are (diving: also one node
+//     of the most fractional pattern, then the LP again for the pods left, and so on);
 //  2. following the covering LP's fractional node mix (followLP), each node filled with the
 //     LP's per-node pattern rounded to whole pods, while that wastes little;
 //  3. greedy: the covering LP prices every pod (row prices); a candidate node's worth is the

@@ -23,7 +23,7 @@ type strategy struct {
 // pattern can waste more than the greedy would, or less. For inputs small enough, the packer
 // tries several strategies on forks of the snapshot and keeps the best plan (most pods
 // placed, then cheapest; the first on ties, so the result stays deterministic). Large inputs
-// get the first strategy only.
+// get two (largeStrategies); strategies with nothing to add to the first are skipped.
 var (
 	strategies = []strategy{
 		{tolerance: 1.1, cumulative: true, colgen: true},
