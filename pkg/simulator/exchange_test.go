@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -107,4 +108,57 @@ func TestDivingColumnGenerationRoundsToTheOptimum(t *testing.T) {
 		}
 		s.sched.Close()
 	}
+}
+
+// Emptying a new node may displace pending pods from an existing node. old-1 (2 cpu) holds
+// two web pods (500m each); new node A (s-4vcpu-8gb, 3.9 cpu) two fill pods (1.5 cpu each),
+// 900m spare; new node V (s-2vcpu-2gb) the pod x (1.5 cpu), which fits neither old-1 (1 cpu
+// free) nor A. Moving one web pod to A frees 1.5 cpu on old-1 for x, and V goes.
+func TestEmptyNodesDisplacesPendingPodsFromExistingNodes(t *testing.T) {
+	g := NewWithT(t)
+	in := Input{
+		NodeGroups: []*v1alpha1.NodeGroup{testNodeGroup("general")},
+		Offerings:  standardOfferings(),
+		Nodes:      []*corev1.Node{testNode("old-1", "2", "4Gi", nil)},
+		Pods: append(append(replicas(2, "web", "500m", "512Mi"), replicas(2, "fill", "1500m", "1Gi")...),
+			replicas(1, "x", "1500m", "1Gi")...),
+	}
+	s, err := newSolver(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer s.sched.Close()
+	s.prepare()
+	class := map[string]int{}
+	for ci, c := range s.classes {
+		prefix, _, _ := strings.Cut(c.pods[0].Name, "-")
+		class[prefix] = ci
+	}
+	tmpl := func(name string) int {
+		for ti, t := range s.templates {
+			if t.offering.Name == name {
+				return ti
+			}
+		}
+		t.Fatalf("no template %s", name)
+		return -1
+	}
+	g.Expect(s.place(class["web"], "old-1")).To(Succeed())
+	g.Expect(s.place(class["web"], "old-1")).To(Succeed())
+	remaining := make([]int, len(s.classes))
+	remaining[class["fill"]], remaining[class["x"]] = 2, 1
+	total := 3
+	_, err = s.openNode(tmpl("s-4vcpu-8gb"), []fillItem{{ci: class["fill"], n: 2}}, remaining, &total)
+	g.Expect(err).NotTo(HaveOccurred())
+	_, err = s.openNode(tmpl("s-2vcpu-2gb"), []fillItem{{ci: class["x"], n: 1}}, remaining, &total)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(s.newNodes).To(HaveLen(2))
+	a := s.newNodes[0].name
+
+	g.Expect(s.emptyNodes()).To(Succeed())
+	g.Expect(s.newNodes).To(HaveLen(1))
+	g.Expect(s.newNodes[0].name).To(Equal(a))
+	g.Expect(s.keys(s.placedOn["old-1"])).To(ConsistOf("default/x-0", HavePrefix("default/web-")))
+	g.Expect(s.keys(s.placedOn[a])).To(ConsistOf("default/fill-0", "default/fill-1", HavePrefix("default/web-")))
+	// The snapshot agrees with the bookkeeping.
+	g.Expect(s.snap.NodeInfo("old-1").GetPods()).To(HaveLen(2))
+	g.Expect(s.snap.NodeInfo(a).GetPods()).To(HaveLen(3))
 }

@@ -50,6 +50,8 @@ type solver struct {
 	start    time.Time
 	lbErr    string
 	strategy strategy
+	// displaceOK: emptyNodes may move pending pods off existing nodes (see displaceFor).
+	displaceOK bool
 	// diveCols and diveShapes: the last diving round's column pool, to start the next.
 	diveCols   []pattern
 	diveShapes []*lpShape
