@@ -17,8 +17,9 @@ import (
 const (
 	colgenMaxIterations = 40
 	colgenMaxColumns    = 4000
-	// colgenMaxDives bounds the diving rounds (each a column generation from scratch).
-	colgenMaxDives = 12
+	// colgenMaxDives bounds the diving rounds (each a column generation, warm started); past
+	// it LP-following and greedy take the rest. 12 instead of 6 buys ~0.1% for ~20% more time.
+	colgenMaxDives = 6
 )
 
 type pattern struct {
