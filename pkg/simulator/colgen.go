@@ -27,10 +27,14 @@ type pattern struct {
 	counts []int // per shape
 }
 
+// columnGeneration packs the remaining pods of one weight tier by column generation.
 func (s *solver) columnGeneration(remaining []int, total *int) error {
 	return s.colgenDive(remaining, total, false)
 }
 
+// colgenDive runs column generation once, or, when the strategy dives, again and again,
+// rounding one fractional pattern up each time, so that little is left to the coarser
+// phases: the LP re-solved for the pods left after each rounding sees what it cost.
 func (s *solver) colgenDive(remaining []int, total *int, joint bool) error {
 	if !s.strategy.dive {
 		_, err := s.colgen(remaining, total, joint, false)

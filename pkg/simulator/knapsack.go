@@ -11,14 +11,14 @@ import (
 // 5 GiB wants one memory-heavy pod and a few small ones, not the densest pod first); when
 // pricing misses improving columns, the master LP stops above its optimum and its duals
 // mislead what goes where. Branch and bound over pod counts, best greedy fill as the
-// incumbent, bounded by fractional relaxations of single dimensions and of their normalised
-// sum (each a relaxation of the real problem, so pruning by their minimum is safe), fixes
-// that. A node budget keeps it bounded and deterministic: past it, the best fill found is
+// incumbent, bounded by fractional relaxations (single dimensions and blends of them, each
+// a relaxation of the real problem, so pruning by their minimum is safe), fixes that. A node budget keeps it bounded and deterministic: past it, the best fill found is
 // returned, which is still a valid pattern, just maybe not the most valuable one.
 
 // Search nodes per knapsackBB call. An existing node's room is small and odd-shaped, and
-// what goes there decides the plan (w06: 4000 instead of 1000 takes cost/LB from 1.10 to
-// 1.04); templates are large, priced often, and their greedy fills are close to the best.
+// what goes there decides the plan (on w06, before diving and exchange, 4000 instead of 1000
+// took cost/LB from 1.10 to 1.04); templates are large, priced often, and their greedy fills
+// are close to the best.
 const (
 	knapsackExistingBudget = 4000
 	knapsackTemplateBudget = 1000
@@ -36,8 +36,8 @@ type kItem struct {
 
 // knapsackBB maximises sum v_i n_i over whole counts 0 <= n_i <= ub_i with sum req_i n_i <=
 // free in every dimension, starting from the incumbent fill (counts per shape, may be nil)
-// of value incumbent, visiting at most budget search nodes. It returns counts per shape (len nShapes) and their value; the result
-// is never worse than the incumbent.
+// of value incumbent, visiting at most budget search nodes. It returns counts per shape (len
+// nShapes) and their value; the result is never worse than the incumbent.
 func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int, incumbentValue float64, budget int) ([]int, float64) {
 	if len(items) == 0 {
 		return incumbent, incumbentValue
@@ -110,13 +110,13 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 		pos   int
 		w, v  float64
 		ub    float64
-		nondn bool // weight 0 in this relaxation: always taken whole
+		zeroW bool // weight 0 in this relaxation: always taken whole
 		req   [numDims]float64
 	}
 	flat := make([][]entry, len(bounds))
 	for b, bo := range bounds {
 		for _, i := range bo.idx {
-			e := entry{pos: i, w: bo.w[i], v: items[i].v, ub: float64(items[i].ub), nondn: bo.w[i] <= 0}
+			e := entry{pos: i, w: bo.w[i], v: items[i].v, ub: float64(items[i].ub), zeroW: bo.w[i] <= 0}
 			for d := 0; d < numDims; d++ {
 				e.req[d] = float64(items[i].req[d])
 			}
@@ -147,7 +147,7 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 						ub = min(ub, math.Floor(fr[d]/e.req[d]))
 					}
 				}
-				if e.nondn {
+				if e.zeroW {
 					v += ub * e.v
 					continue
 				}
