@@ -119,6 +119,9 @@ type colgenResult struct {
 // Without exact, pricing is the greedy fill only (knapsack.go's search is skipped).
 func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int64, prev *colgenResult, skip []bool, exact bool) (*colgenResult, error) {
 	existingBudget, templateBudget := knapsackExistingBudget, knapsackTemplateBudget
+	// The search per pricing round is shared among the existing nodes: many nodes each get
+	// less, so planning time does not grow with the cluster much beyond the greedy's.
+	existingBudget = min(existingBudget, max(knapsackExistingRoundBudget/max(len(s.existing), 1), knapsackExistingMinBudget))
 	if !exact {
 		existingBudget, templateBudget = 0, 0
 	}

@@ -21,7 +21,11 @@ import (
 // are close to the best.
 const (
 	knapsackExistingBudget = 4000
-	knapsackTemplateBudget = 1000
+	// knapsackExistingRoundBudget is shared among the existing nodes per pricing round, with
+	// at least knapsackExistingMinBudget each (80 nodes: 4000 each; 400 nodes: 800).
+	knapsackExistingRoundBudget = 320000
+	knapsackExistingMinBudget   = 200
+	knapsackTemplateBudget      = 1000
 	// knapsackDiveBudget: diving solves again and again; its rounds need the best columns
 	// less than a single column generation does (w02/w05 within 1 s, same plans).
 	knapsackDiveBudget = 250
