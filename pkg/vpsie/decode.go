@@ -17,22 +17,28 @@ import (
 
 type flexInt int64
 
-func (f *flexInt) UnmarshalJSON(b []byte) error {
+// numberText returns the text of a JSON number, or of a string holding one; empty for null, an
+// absent value or a blank string.
+func numberText(b []byte) (string, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || string(b) == "null" {
-		*f = 0
-		return nil
+		return "", nil
 	}
 	s := string(b)
 	if b[0] == '"' {
 		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+			return "", err
 		}
 		s = strings.TrimSpace(s)
-		if s == "" {
-			*f = 0
-			return nil
-		}
+	}
+	return s, nil
+}
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	s, err := numberText(b)
+	if err != nil || s == "" {
+		*f = 0
+		return err
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		*f = flexInt(n)
@@ -62,21 +68,10 @@ func (f flexInt) int() int {
 type flexFloat float64
 
 func (f *flexFloat) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
+	s, err := numberText(b)
+	if err != nil || s == "" {
 		*f = 0
-		return nil
-	}
-	s := string(b)
-	if b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			*f = 0
-			return nil
-		}
+		return err
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
