@@ -35,6 +35,10 @@ type podClass struct {
 	// (spread, pod affinity), so a node that rejected it once may accept it later.
 	dependsOnOthers bool
 	prep            *Prepared
+	// lenient is the members' original spec when their ScheduleAnyway spread was made
+	// strict (nil otherwise); lenientPrep is its PreFilter result.
+	lenient     *corev1.Pod
+	lenientPrep *Prepared
 }
 
 // classKey covers every field the Filter plugins of the default profile read from the pod.
@@ -92,8 +96,10 @@ func keyOf(p *corev1.Pod) string {
 }
 
 // buildClasses groups pods into classes, ordered largest first (by the larger of their cpu and
-// memory share of a reference node), then by key, so the order is deterministic.
-func buildClasses(pods []*corev1.Pod) ([]*podClass, error) {
+// memory share of a reference node), then by key, so the order is deterministic. lenient (may
+// be nil) maps pods whose spread was made strict to their originals: members of a class must
+// share the original spec too.
+func buildClasses(pods []*corev1.Pod, lenient map[string]*corev1.Pod) ([]*podClass, error) {
 	byKey := map[string]*podClass{}
 	var out []*podClass
 	for _, p := range pods {
@@ -102,9 +108,17 @@ func buildClasses(pods []*corev1.Pod) ([]*podClass, error) {
 			return nil, err
 		}
 		key := keyOf(p)
+		orig := lenient[podKey(p)]
+		if orig != nil {
+			key += "/" + keyOf(orig)
+		}
 		c, ok := byKey[key]
 		if !ok {
 			c = &podClass{key: key}
+			if orig != nil {
+				c.lenient = orig.DeepCopy()
+				c.lenient.UID = p.UID
+			}
 			res := pi.CalculateResource()
 			c.req[dimCPU] = res.Resource.GetMilliCPU()
 			c.req[dimMemory] = res.Resource.GetMemory()

@@ -25,7 +25,7 @@ func TestExchangeSwapsCheapPodsForDearOnes(t *testing.T) {
 		Nodes:      []*corev1.Node{testNode("old-1", "3500m", "12800Mi", nil)},
 		Pods:       append(replicas(1, "cache", "500m", "12Gi"), replicas(3, "web", "1", "1Gi")...),
 	}
-	s, err := newSolver(in)
+	s, err := newSolver(in, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	defer s.sched.Close()
 	s.prepare()
@@ -64,7 +64,7 @@ func TestExchangeKeepsAGoodChoice(t *testing.T) {
 		Nodes:      []*corev1.Node{testNode("old-1", "3500m", "12800Mi", nil)},
 		Pods:       append(replicas(1, "cache", "500m", "12Gi"), replicas(3, "web", "1", "1Gi")...),
 	}
-	s, err := newSolver(in)
+	s, err := newSolver(in, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	defer s.sched.Close()
 	s.prepare()
@@ -89,7 +89,7 @@ func TestDivingColumnGenerationRoundsToTheOptimum(t *testing.T) {
 		Pods:       replicas(10, "web", "1", "1Gi", withLabels("app", "web")),
 	}
 	for _, dive := range []bool{false, true} {
-		s, err := newSolver(in)
+		s, err := newSolver(in, nil)
 		g.Expect(err).NotTo(HaveOccurred())
 		s.prepare()
 		s.strategy = strategy{tolerance: 1.1, cumulative: true, colgen: true, dive: dive}
@@ -123,7 +123,7 @@ func TestEmptyNodesDisplacesPendingPodsFromExistingNodes(t *testing.T) {
 		Pods: append(append(replicas(2, "web", "500m", "512Mi"), replicas(2, "fill", "1500m", "1Gi")...),
 			replicas(1, "x", "1500m", "1Gi")...),
 	}
-	s, err := newSolver(in)
+	s, err := newSolver(in, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	defer s.sched.Close()
 	s.prepare()

@@ -12,7 +12,7 @@ import (
 // newTestSolver prepares a solver the way solve does, without packing anything.
 func newTestSolver(t *testing.T, in Input) *solver {
 	t.Helper()
-	s, err := newSolver(in)
+	s, err := newSolver(in, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,6 +20,7 @@ func newTestSolver(t *testing.T, in Input) *solver {
 	s.next = make([]int, len(s.classes))
 	s.allowed = make([][]bool, len(s.classes))
 	s.fits = make([][]bool, len(s.classes))
+	s.boundFits = make([][]bool, len(s.classes))
 	s.reasons = make([][]string, len(s.classes))
 	for ci, c := range s.classes {
 		c.prep = s.sched.Prepare(c.pods[0])

@@ -49,7 +49,7 @@ func TestNativeKnapsackForcesANativePod(t *testing.T) {
 		Pods: append(replicas(1, "job", "1", "1Gi", withNodeSelector("pool", "batch")),
 			replicas(8, "web", "1", "1Gi")...),
 	}
-	s, err := newSolver(in)
+	s, err := newSolver(in, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	defer s.sched.Close()
 	_, err = s.solve()

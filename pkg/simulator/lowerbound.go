@@ -320,7 +320,7 @@ func (s *solver) lowerBound() (float64, error) {
 	// ones (a pod may take spare room on any planned node) nor only those packing still
 	// proposes.
 	packing := s.allowed
-	s.allowed, s.native = s.fits, s.allowedAtStart
+	s.allowed, s.native = s.boundFits, s.allowedAtStart
 	defer func() { s.allowed, s.native = packing, nil }()
 	counts := make([]int, len(s.classes))
 	copy(counts, s.next)

@@ -35,6 +35,9 @@ type solver struct {
 	// fits[c][t]: Filter accepts class c on an empty node of template t, whatever the
 	// weights; the lower bound uses it, since pods may use room on any planned node.
 	fits [][]bool
+	// boundFits is fits judged with the pods' original specs (see podClass.lenient); the lower bound
+	// uses it so that making preferred spread strict never raises the bound.
+	boundFits [][]bool
 	// allowedAtStart is allowed before packing changed it; native is set to it while the
 	// lower bound is computed (see cover).
 	allowedAtStart [][]bool
@@ -87,16 +90,25 @@ func Solve(in Input) (*Plan, error) {
 // The caller closes s.sched.
 func solveKeep(in Input) (*Plan, *solver, error) {
 	start := time.Now()
-	s, err := newSolver(in)
+	if strict, lenient := strictInput(in); lenient != nil {
+		return solvePreferred(in, strict, lenient, start)
+	}
+	s, err := newSolver(in, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	s.start = start
 	plan, err := s.solve()
-	return plan, s, err
+	if err != nil {
+		s.sched.Close()
+		return nil, nil, err
+	}
+	return plan, s, nil
 }
 
-func newSolver(in Input) (*solver, error) {
+// newSolver builds the solver for in; lenient (may be nil) maps pending pods of in whose
+// spread was made strict to their original specs.
+func newSolver(in Input, lenient map[string]*corev1.Pod) (*solver, error) {
 	reservation := scheduling.DefaultReservation()
 	if in.Reservation != nil {
 		reservation = *in.Reservation
@@ -174,7 +186,13 @@ func newSolver(in Input) (*solver, error) {
 	}
 	s.sched = sched
 	s.templates = buildTemplates(sched, s.groups, in.Offerings, in.DaemonSets, reservation)
-	s.classes, err = buildClasses(pending)
+	if lenient != nil {
+		if err := s.addSpreadDomains(); err != nil {
+			sched.Close()
+			return nil, err
+		}
+	}
+	s.classes, err = buildClasses(pending, lenient)
 	if err != nil {
 		sched.Close()
 		return nil, fmt.Errorf("grouping pending pods, %w", err)
@@ -231,11 +249,15 @@ func (s *solver) prepare() int {
 	s.next = make([]int, nc)
 	s.allowed = make([][]bool, nc)
 	s.fits = make([][]bool, nc)
+	s.boundFits = make([][]bool, nc)
 	s.reasons = make([][]string, nc)
 	s.existingOK = make([][]bool, nc)
 	pending := 0
 	for ci, c := range s.classes {
 		c.prep = s.sched.Prepare(c.pods[0])
+		if c.lenient != nil {
+			c.lenientPrep = s.sched.Prepare(c.lenient)
+		}
 		pending += len(c.pods)
 		s.classifyTemplates(ci)
 		s.existingOK[ci] = make([]bool, len(s.existing))
@@ -261,14 +283,27 @@ func (s *solver) prepare() int {
 
 // plan reports the packing with its lower bound.
 func (s *solver) plan(pending int) (*Plan, error) {
+	plan := s.placement(pending)
+	s.addBound(plan)
+	// From the first look at the input: building the snapshot and templates counts too.
+	plan.SolveTime = time.Since(s.start)
+	return plan, nil
+}
+
+// addBound sets the plan's lower bound for the pods s.next counts as placed.
+func (s *solver) addBound(plan *Plan) {
 	lowerBound, err := s.lowerBound()
 	if err != nil {
 		// The plan stands without its bound; say why there is none.
 		lowerBound = 0
 		s.lbErr = err.Error()
 	}
+	plan.LowerBound, plan.LowerBoundError = lowerBound, s.lbErr
+}
 
-	plan := &Plan{Pending: pending, LowerBound: lowerBound, LowerBoundError: s.lbErr}
+// placement reports the packing, without the lower bound and solve time.
+func (s *solver) placement(pending int) *Plan {
+	plan := &Plan{Pending: pending}
 	for _, name := range s.existing {
 		if pods := s.placedOn[name]; len(pods) > 0 {
 			plan.Existing = append(plan.Existing, Placement{Node: name, Pods: s.keys(pods)})
@@ -286,9 +321,7 @@ func (s *solver) plan(pending int) (*Plan, error) {
 		}
 	}
 	slices.SortFunc(plan.Unschedulable, func(a, b Unschedulable) int { return cmp.Compare(a.Pod, b.Pod) })
-	// From the first look at the input: building the snapshot and templates counts too.
-	plan.SolveTime = time.Since(s.start)
-	return plan, nil
+	return plan
 }
 
 // classifyTemplates decides which templates class ci may get a NEW node from: those whose
@@ -309,6 +342,13 @@ func (s *solver) classifyTemplates(ci int) {
 		s.allowed[ci][ti] = fits[ti] && t.group.weight == bestWeight
 	}
 	s.fits[ci] = fits
+	s.boundFits[ci] = fits
+	if c.lenientPrep != nil {
+		s.boundFits[ci] = make([]bool, len(s.templates))
+		for ti, t := range s.templates {
+			s.boundFits[ci][ti] = s.sched.Filter(c.lenientPrep, t.info).IsSuccess()
+		}
+	}
 	for _, g := range s.groups {
 		var largest *template
 		any := false

@@ -85,91 +85,119 @@ func TestPropertyRandomInstances(t *testing.T) {
 	rng := rand.New(rand.NewPCG(42, 7))
 	for i := 0; i < 300; i++ {
 		in := randomInput(rng)
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			g := NewWithT(t)
-			plan, s, err := solveKeep(in)
-			g.Expect(err).NotTo(HaveOccurred())
-			defer s.sched.Close()
-
-			// Every pending pod is accounted for exactly once.
-			seen := map[string]int{}
-			for _, e := range plan.Existing {
-				for _, p := range e.Pods {
-					seen[p]++
-				}
-			}
-			for _, n := range plan.NewNodes {
-				g.Expect(n.Pods).NotTo(BeEmpty(), "new node %s has no pods", n.Name)
-				for _, p := range n.Pods {
-					seen[p]++
-				}
-			}
-			for _, u := range plan.Unschedulable {
-				g.Expect(u.Reasons).NotTo(BeEmpty(), "pod %s has no reason", u.Pod)
-				seen[u.Pod]++
-			}
-			g.Expect(seen).To(HaveLen(plan.Pending))
-			for p, n := range seen {
-				g.Expect(n).To(Equal(1), "pod %s appears %d times", p, n)
-			}
-
-			// Cost never beats the lower bound.
-			g.Expect(plan.HourlyCost).To(BeNumerically(">=", plan.LowerBound-1e-9))
-
-			// NodeGroup limits hold, counting existing nodes.
-			for _, ng := range in.NodeGroups {
-				nodes, cpu := 0, int64(0)
-				for _, n := range in.Nodes {
-					if n.Labels[v1alpha1.LabelNodeGroup] == ng.Name {
-						nodes++
-						q := n.Status.Capacity[corev1.ResourceCPU]
-						cpu += q.MilliValue()
-					}
-				}
-				for _, n := range plan.NewNodes {
-					if n.NodeGroup == ng.Name {
-						nodes++
-						cpu += n.Offering.CPU * 1000
-					}
-				}
-				if ng.Spec.MaxNodes > 0 {
-					g.Expect(nodes).To(BeNumerically("<=", ng.Spec.MaxNodes), "nodegroup %s", ng.Name)
-				}
-				if q, ok := ng.Spec.Limits[corev1.ResourceCPU]; ok && nodes > 0 {
-					// Existing nodes may already exceed a limit; new nodes must not add to that.
-					newCPU := int64(0)
-					for _, n := range plan.NewNodes {
-						if n.NodeGroup == ng.Name {
-							newCPU += n.Offering.CPU * 1000
-						}
-					}
-					if newCPU > 0 {
-						g.Expect(cpu).To(BeNumerically("<=", q.MilliValue()), "nodegroup %s cpu", ng.Name)
-					}
-				}
-			}
-
-			expectPlacementsValid(g, in, plan, s)
-
-			// Every new node is bought for a pod whose highest-weight NodeGroup is the
-			// node's; other pods only ride on it.
-			for _, n := range s.newNodes {
-				bought := false
-				for _, r := range s.placedOn[n.name] {
-					for ti, t := range s.templates {
-						bought = bought || (t.group == n.tmpl.group && s.allowedAtStart[r.ci][ti])
-					}
-				}
-				g.Expect(bought).To(BeTrue(), "node %s carries riders only", n.name)
-			}
-
-			// Same input, same plan.
-			again, err := Solve(in)
-			g.Expect(err).NotTo(HaveOccurred())
-			again.SolveTime = plan.SolveTime
-			g.Expect(again).To(Equal(plan))
-		})
+		t.Run(fmt.Sprint(i), func(t *testing.T) { checkRandomInstance(t, in) })
 	}
+}
+
+// TestPropertyPreferredSpread is the same check on random instances where some pending
+// classes also carry a ScheduleAnyway spread (hostname or zone) over their own pods.
+func TestPropertyPreferredSpread(t *testing.T) {
+	rng := rand.New(rand.NewPCG(42, 7))
+	for i := 0; i < 150; i++ {
+		in := randomInput(rng)
+		for _, p := range in.Pods {
+			app := p.Labels["app"]
+			if p.Spec.NodeName != "" || app == "" || len(app) < 4 {
+				continue
+			}
+			// One decision per class (its name and the instance pick it), so classes stay whole.
+			h := int(app[3]) + i
+			if h%3 != 0 {
+				continue
+			}
+			key := corev1.LabelHostname
+			if (h/3)%2 == 0 {
+				key = corev1.LabelTopologyZone
+			}
+			withSpread(key, int32(1+(h/6)%2), corev1.ScheduleAnyway, map[string]string{"app": app})(p)
+		}
+		t.Run(fmt.Sprint(i), func(t *testing.T) { checkRandomInstance(t, in) })
+	}
+}
+
+func checkRandomInstance(t *testing.T, in Input) {
+	g := NewWithT(t)
+	plan, s, err := solveKeep(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	defer s.sched.Close()
+
+	// Every pending pod is accounted for exactly once.
+	seen := map[string]int{}
+	for _, e := range plan.Existing {
+		for _, p := range e.Pods {
+			seen[p]++
+		}
+	}
+	for _, n := range plan.NewNodes {
+		g.Expect(n.Pods).NotTo(BeEmpty(), "new node %s has no pods", n.Name)
+		for _, p := range n.Pods {
+			seen[p]++
+		}
+	}
+	for _, u := range plan.Unschedulable {
+		g.Expect(u.Reasons).NotTo(BeEmpty(), "pod %s has no reason", u.Pod)
+		seen[u.Pod]++
+	}
+	g.Expect(seen).To(HaveLen(plan.Pending))
+	for p, n := range seen {
+		g.Expect(n).To(Equal(1), "pod %s appears %d times", p, n)
+	}
+
+	// Cost never beats the lower bound.
+	g.Expect(plan.HourlyCost).To(BeNumerically(">=", plan.LowerBound-1e-9))
+
+	// NodeGroup limits hold, counting existing nodes.
+	for _, ng := range in.NodeGroups {
+		nodes, cpu := 0, int64(0)
+		for _, n := range in.Nodes {
+			if n.Labels[v1alpha1.LabelNodeGroup] == ng.Name {
+				nodes++
+				q := n.Status.Capacity[corev1.ResourceCPU]
+				cpu += q.MilliValue()
+			}
+		}
+		for _, n := range plan.NewNodes {
+			if n.NodeGroup == ng.Name {
+				nodes++
+				cpu += n.Offering.CPU * 1000
+			}
+		}
+		if ng.Spec.MaxNodes > 0 {
+			g.Expect(nodes).To(BeNumerically("<=", ng.Spec.MaxNodes), "nodegroup %s", ng.Name)
+		}
+		if q, ok := ng.Spec.Limits[corev1.ResourceCPU]; ok && nodes > 0 {
+			// Existing nodes may already exceed a limit; new nodes must not add to that.
+			newCPU := int64(0)
+			for _, n := range plan.NewNodes {
+				if n.NodeGroup == ng.Name {
+					newCPU += n.Offering.CPU * 1000
+				}
+			}
+			if newCPU > 0 {
+				g.Expect(cpu).To(BeNumerically("<=", q.MilliValue()), "nodegroup %s cpu", ng.Name)
+			}
+		}
+	}
+
+	expectPlacementsValid(g, in, plan, s)
+
+	// Every new node is bought for a pod whose highest-weight NodeGroup is the
+	// node's; other pods only ride on it.
+	for _, n := range s.newNodes {
+		bought := false
+		for _, r := range s.placedOn[n.name] {
+			for ti, t := range s.templates {
+				bought = bought || (t.group == n.tmpl.group && s.allowedAtStart[r.ci][ti])
+			}
+		}
+		g.Expect(bought).To(BeTrue(), "node %s carries riders only", n.name)
+	}
+
+	// Same input, same plan.
+	again, err := Solve(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	again.SolveTime = plan.SolveTime
+	g.Expect(again).To(Equal(plan))
 }
 
 // expectPlacementsValid re-checks every placement of the plan with the framework's Filter.

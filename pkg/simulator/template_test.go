@@ -57,7 +57,7 @@ func TestEquivalenceClasses(t *testing.T) {
 	pods = append(pods, replicas(2, "api", "250m", "256Mi", withLabels("app", "api"))...)
 	pods = append(pods, replicas(2, "big", "2", "4Gi", withLabels("app", "web"))...)
 	pods = append(pods, replicas(2, "sel", "250m", "256Mi", withLabels("app", "web"), withNodeSelector("disk", "ssd"))...)
-	classes, err := buildClasses(pods)
+	classes, err := buildClasses(pods, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	// Same labels and spec share a class whoever owns them; labels, requests or selectors
 	// differing make a new one. Largest first.
