@@ -368,8 +368,8 @@ func (s *solver) classifyTemplates(ci int) {
 			s.reasons[ci] = append(s.reasons[ci], fmt.Sprintf("%s: no offering allowed (%s)", g.name, summarize(g.excluded, 3)))
 		default:
 			st := s.sched.Filter(c.prep, largest.info)
-			s.reasons[ci] = append(s.reasons[ci], fmt.Sprintf("%s: %v (pod requests %s cpu, %dMi memory; largest allowed offering %s has %s cpu, %dMi memory free after daemonsets)",
-				g.name, StatusError(st), milliString(c.req[dimCPU]), c.req[dimMemory]>>20,
+			s.reasons[ci] = append(s.reasons[ci], fmt.Sprintf("%s: %s (pod requests %s cpu, %dMi memory; largest allowed offering %s has %s cpu, %dMi memory free after daemonsets)",
+				g.name, reasonFor(st, c.pods[0], largest.info.Node()), milliString(c.req[dimCPU]), c.req[dimMemory]>>20,
 				largest.offering.Name, milliString(largest.free[dimCPU]), largest.free[dimMemory]>>20))
 		}
 	}
@@ -405,8 +405,6 @@ func (s *solver) unplacedReasons(ci int) []string {
 	return out
 }
 
-// fillExisting places pending pods on existing nodes first-fit, class by class, never moving
-// anything that is already there.
 // fillExisting places pending pods on existing nodes, class by class (largest first), each pod
 // on the node it fills most (best fit by resource arithmetic, confirmed by Filter), never
 // moving anything that is already there.
