@@ -106,50 +106,17 @@ func (s *solver) ride(selected func(ci int) bool) error {
 	if len(s.newNodes) == 0 {
 		return nil
 	}
+	names := make([]string, len(s.newNodes))
+	for k, n := range s.newNodes {
+		names[k] = n.name
+	}
+	all := func(int) bool { return true }
 	for ci, c := range s.classes {
 		if !selected(ci) || s.next[ci] >= len(c.pods) {
 			continue
 		}
-		rejected := make([]bool, len(s.newNodes))
-		for s.next[ci] < len(c.pods) {
-			placed := false
-			tried := make([]bool, len(s.newNodes))
-			for !placed {
-				best, bestLeft := -1, math.Inf(1)
-				for k, n := range s.newNodes {
-					if rejected[k] || tried[k] {
-						continue
-					}
-					ni := s.snap.NodeInfo(n.name)
-					f := freeOf(ni)
-					if f[dimCPU] < c.req[dimCPU] || f[dimMemory] < c.req[dimMemory] || f[dimPods] < 1 {
-						rejected[k] = true
-						continue
-					}
-					left := max(float64(f[dimCPU]-c.req[dimCPU])/float64(max(ni.Allocatable.MilliCPU, 1)),
-						float64(f[dimMemory]-c.req[dimMemory])/float64(max(ni.Allocatable.Memory, 1)))
-					if left < bestLeft {
-						best, bestLeft = k, left
-					}
-				}
-				if best < 0 {
-					break
-				}
-				name := s.newNodes[best].name
-				if s.sched.Filter(c.prep, s.snap.NodeInfo(name)).IsSuccess() {
-					if err := s.place(ci, name); err != nil {
-						return err
-					}
-					placed = true
-				} else if c.dependsOnOthers {
-					tried[best] = true
-				} else {
-					rejected[best] = true
-				}
-			}
-			if !placed {
-				break
-			}
+		if err := s.bestFit(ci, names, all); err != nil {
+			return err
 		}
 	}
 	return nil

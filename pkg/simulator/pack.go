@@ -405,56 +405,63 @@ func (s *solver) unplacedReasons(ci int) []string {
 	return out
 }
 
-// fillExisting places pending pods on existing nodes, class by class (largest first), each pod
-// on the node it fills most (best fit by resource arithmetic, confirmed by Filter), never
+// fillExisting places pending pods on existing nodes, class by class (largest first), never
 // moving anything that is already there.
 func (s *solver) fillExisting() error {
 	if len(s.existing) == 0 {
 		return nil
 	}
-	tried := make([]bool, len(s.existing))
-	for ci, c := range s.classes {
-		// Resources and anti-affinity only get tighter as pods are added, so a node that
-		// rejects a class keeps rejecting it - unless the class depends on other pods.
-		rejected := make([]bool, len(s.existing))
-		for s.next[ci] < len(c.pods) {
-			clear(tried)
-			placed := false
-			for !placed {
-				best, bestLeft := -1, math.Inf(1)
-				for ei, name := range s.existing {
-					if rejected[ei] || tried[ei] || !s.existingOK[ci][ei] {
-						continue
-					}
-					ni := s.snap.NodeInfo(name)
-					f := freeOf(ni)
-					if f[dimCPU] < c.req[dimCPU] || f[dimMemory] < c.req[dimMemory] || f[dimPods] < 1 {
-						rejected[ei] = true
-						continue
-					}
-					// The share of the node left in its scarcer dimension after the pod.
-					left := max(float64(f[dimCPU]-c.req[dimCPU])/float64(max(ni.Allocatable.MilliCPU, 1)),
-						float64(f[dimMemory]-c.req[dimMemory])/float64(max(ni.Allocatable.Memory, 1)))
-					if left < bestLeft {
-						best, bestLeft = ei, left
-					}
+	for ci := range s.classes {
+		if err := s.bestFit(ci, s.existing, func(ei int) bool { return s.existingOK[ci][ei] }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bestFit places the remaining pods of class ci one at a time, each on the eligible node among
+// names that it fills most (best fit by resource arithmetic, confirmed by Filter), and stops at
+// the first pod no node takes.
+func (s *solver) bestFit(ci int, names []string, eligible func(i int) bool) error {
+	c := s.classes[ci]
+	// Resources and anti-affinity only get tighter as pods are added, so a node that rejects a
+	// class keeps rejecting it - unless the class depends on other pods.
+	rejected := make([]bool, len(names))
+	tried := make([]bool, len(names))
+	for s.next[ci] < len(c.pods) {
+		clear(tried)
+		placed := false
+		for !placed {
+			best, bestLeft := -1, math.Inf(1)
+			for i, name := range names {
+				if rejected[i] || tried[i] || !eligible(i) {
+					continue
 				}
-				if best < 0 {
-					break
+				ni := s.snap.NodeInfo(name)
+				f := freeOf(ni)
+				if f[dimCPU] < c.req[dimCPU] || f[dimMemory] < c.req[dimMemory] || f[dimPods] < 1 {
+					rejected[i] = true
+					continue
 				}
-				if s.sched.Filter(c.prep, s.snap.NodeInfo(s.existing[best])).IsSuccess() {
-					if err := s.place(ci, s.existing[best]); err != nil {
-						return err
-					}
-					placed = true
-				} else if c.dependsOnOthers {
-					tried[best] = true
-				} else {
-					rejected[best] = true
+				// The share of the node left in its scarcer dimension after the pod.
+				left := max(float64(f[dimCPU]-c.req[dimCPU])/float64(max(ni.Allocatable.MilliCPU, 1)),
+					float64(f[dimMemory]-c.req[dimMemory])/float64(max(ni.Allocatable.Memory, 1)))
+				if left < bestLeft {
+					best, bestLeft = i, left
 				}
 			}
-			if !placed {
-				break
+			if best < 0 {
+				return nil
+			}
+			if s.sched.Filter(c.prep, s.snap.NodeInfo(names[best])).IsSuccess() {
+				if err := s.place(ci, names[best]); err != nil {
+					return err
+				}
+				placed = true
+			} else if c.dependsOnOthers {
+				tried[best] = true
+			} else {
+				rejected[best] = true
 			}
 		}
 	}
