@@ -58,7 +58,7 @@ build: ## Build the binaries into bin/
 	$(GO) build -o bin/ ./cmd/...
 
 ##@ Test
-.PHONY: test test-unit fuzz
+.PHONY: test fuzz
 test: tools-envtest fuzz ## A short fuzz run, then unit + envtest suites with -race, closing with a summary line
 	@mkdir -p $(OUTPUT)
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test $(TEST_FLAGS) -json $(TEST_PKGS) 2>&1 | tee $(OUTPUT)/test.json | $(GO) run ./hack/testsummary
