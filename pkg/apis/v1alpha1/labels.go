@@ -35,7 +35,25 @@ const (
 	// AnnotationDoNotDisrupt on a Pod or a Node blocks voluntary disruption (consolidation,
 	// expiry) of the node. Its value must be "true".
 	AnnotationDoNotDisrupt = Group + "/do-not-disrupt"
+	// AnnotationWorkerRequested on a VPSieNode records (RFC3339) that the cloud provider asked
+	// VPSie for a worker for it and had not yet been told which one: written before the request,
+	// so a restarted controller waits for that worker instead of asking for a second one.
+	AnnotationWorkerRequested = Group + "/worker-requested"
+	// AnnotationWorkerGroup on a VPSieNode is the VPSie node group id the worker was asked from.
+	AnnotationWorkerGroup = Group + "/worker-group"
 )
+
+// Labels the lifecycle controller puts on Nodes it has taken over.
+const (
+	// LabelRegistered marks a Node whose labels, taints and owner were applied from its VPSieNode.
+	LabelRegistered = Group + "/registered"
+	// LabelInitialized marks a Node that is Ready with its startup taints gone.
+	LabelInitialized = Group + "/initialized"
+)
+
+// TaintKeyExternalCloudProviderUninitialized is the taint a kubelet run with an external cloud
+// provider registers with, until the cloud controller manager initialises the node.
+const TaintKeyExternalCloudProviderUninitialized = "node.cloudprovider.kubernetes.io/uninitialized"
 
 // Taints.
 const (
