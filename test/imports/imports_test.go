@@ -28,6 +28,7 @@ var layers = []struct {
 	{"pkg/apis", 0},
 	{"pkg/vpsie", 0},
 	{"pkg/scheduling", 1},
+	{"pkg/metrics", 1},
 	{"pkg/cloudprovider", 2},
 	{"pkg/emulator", 2},
 	{"pkg/state", 3},
