@@ -25,6 +25,10 @@ const (
 	ReasonMaxNodesReached      = "MaxNodesReached"
 	ReasonResourceLimitReached = "ResourceLimitReached"
 	ReasonWithinLimits         = "WithinLimits"
+	// ReasonInvalidBudgetSchedule: a disruption budget's schedule is not a cron expression.
+	ReasonInvalidBudgetSchedule = "InvalidBudgetSchedule"
+	// ReasonInvalidRequirements: the requirements or maxHourlyPrice cannot be evaluated.
+	ReasonInvalidRequirements = "InvalidRequirements"
 )
 
 // VPSieNode condition types, in lifecycle order.
