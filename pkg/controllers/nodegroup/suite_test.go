@@ -18,7 +18,10 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider/fake"
@@ -97,6 +100,7 @@ func createVPSieNode(ctx context.Context, group, offering string, status *v1alph
 	vn := fixtures.VPSieNode(v1alpha1.VPSieNode{Spec: v1alpha1.VPSieNodeSpec{NodeGroup: group, OfferingID: offering}})
 	vn.Finalizers = finalizers
 	Expect(env.Client.Create(ctx, vn)).To(Succeed())
+	DeferCleanup(func(ctx context.Context) { deleteAll(ctx, group) })
 	if status != nil {
 		vn.Status = *status
 		Expect(env.Client.Status().Update(ctx, vn)).To(Succeed())
@@ -412,5 +416,40 @@ var _ = Describe("deletion", func() {
 		Expect(result.RequeueAfter).To(BeZero())
 		Expect(apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(vn), vn))).To(BeTrue())
 		Expect(events()).To(ContainElement(ContainSubstring(nodegroup.EventDeletingVPSieNode)))
+	})
+})
+
+var _ = Describe("Register", func() {
+	It("reconciles NodeGroups and the VPSieNodes of them under a manager", func(ctx context.Context) {
+		mgr, err := manager.New(env.Config, manager.Options{
+			Scheme:                 environment.Scheme,
+			Metrics:                metricsserver.Options{BindAddress: "0"},
+			HealthProbeBindAddress: "0",
+			Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		c := nodegroup.NewController(mgr.GetClient(), cp, clk, recorder, nodegroup.Options{})
+		Expect(c.Register(ctx, mgr)).To(Succeed())
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- mgr.Start(runCtx) }()
+		DeferCleanup(func() {
+			cancel()
+			Eventually(done).WithTimeout(30 * time.Second).Should(Receive(BeNil()))
+		})
+
+		ng := createNodeGroup(ctx, v1alpha1.NodeGroup{Spec: v1alpha1.NodeGroupSpec{MinNodes: 2}})
+		Eventually(func(g Gomega) {
+			g.Expect(nodesOf(ctx, ng.Name)).To(HaveLen(2))
+			g.Expect(get(ctx, ng).Status.Nodes).To(BeEquivalentTo(2))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+		Consistently(func() []v1alpha1.VPSieNode { return nodesOf(ctx, ng.Name) }).WithTimeout(2*time.Second).Should(HaveLen(2), "the informer lag does not double minNodes")
+
+		// A node becoming initialized is a VPSieNode event, mapped to its group.
+		vn := nodesOf(ctx, ng.Name)[0]
+		vn.Status.Phase = v1alpha1.VPSieNodeReady
+		vn.Status.Conditions = initialized()
+		Expect(env.Client.Status().Update(ctx, &vn)).To(Succeed())
+		Eventually(func() int32 { return get(ctx, ng).Status.ReadyNodes }).WithTimeout(30 * time.Second).Should(BeEquivalentTo(1))
 	})
 })
