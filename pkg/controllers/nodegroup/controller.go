@@ -210,7 +210,7 @@ func (c *Controller) resolveOfferings(ctx context.Context, ng *v1alpha1.NodeGrou
 	}
 	if c.setCondition(ng, cond) && cond.Status == metav1.ConditionFalse {
 		log.FromContext(ctx).Info("no offering resolved", "reason", cond.Reason, "message", cond.Message)
-		noMatchingOfferings(c.recorder, ng, cond.Message)
+		offeringsNotResolved(c.recorder, ng, cond.Reason, cond.Message)
 	}
 	return allowed
 }

@@ -13,8 +13,9 @@ const (
 	EventMinNodesDryRun        = "MinNodesDryRun"
 	EventMinNodesBlocked       = "MinNodesBlocked"
 	EventInvalidBudgetSchedule = "InvalidBudgetSchedule"
-	EventNoMatchingOfferings   = "NoMatchingOfferings"
-	EventDeletingVPSieNode     = "NodeGroupDeleted"
+	// Offerings not resolving are reported under the condition's reason (NoMatchingOfferings,
+	// CatalogUnavailable, InvalidRequirements).
+	EventDeletingVPSieNode = "NodeGroupDeleted"
 )
 
 func minNodesCreated(r record.EventRecorder, ng *v1alpha1.NodeGroup, vn *v1alpha1.VPSieNode) {
@@ -33,8 +34,8 @@ func invalidBudgetSchedule(r record.EventRecorder, ng *v1alpha1.NodeGroup, messa
 	r.Event(ng, corev1.EventTypeWarning, EventInvalidBudgetSchedule, message)
 }
 
-func noMatchingOfferings(r record.EventRecorder, ng *v1alpha1.NodeGroup, message string) {
-	r.Event(ng, corev1.EventTypeWarning, EventNoMatchingOfferings, message)
+func offeringsNotResolved(r record.EventRecorder, ng *v1alpha1.NodeGroup, reason, message string) {
+	r.Event(ng, corev1.EventTypeWarning, reason, message)
 }
 
 func deletingVPSieNode(r record.EventRecorder, vn *v1alpha1.VPSieNode) {

@@ -224,7 +224,7 @@ var _ = Describe("status", func() {
 		ready := condition(ng, v1alpha1.NodeGroupReady)
 		Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 		Expect(ready.Reason).To(Equal(v1alpha1.ReasonNoMatchingOfferings))
-		Expect(events()).To(ConsistOf(ContainSubstring(nodegroup.EventNoMatchingOfferings)))
+		Expect(events()).To(ConsistOf(ContainSubstring(v1alpha1.ReasonNoMatchingOfferings)))
 
 		reconcile(ctx, ng)
 		Expect(events()).To(BeEmpty(), "announced once, not every resync")
@@ -256,6 +256,7 @@ var _ = Describe("status", func() {
 		ready := condition(ng, v1alpha1.NodeGroupReady)
 		Expect(ready.Status).To(Equal(metav1.ConditionFalse))
 		Expect(ready.Reason).To(Equal(v1alpha1.ReasonCatalogUnavailable))
+		Expect(events()).To(ConsistOf(ContainSubstring(v1alpha1.ReasonCatalogUnavailable)))
 
 		delete(cp.AlwaysErrors, "Offerings")
 		ng = reconcile(ctx, ng)
