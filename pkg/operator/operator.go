@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -40,6 +41,8 @@ import (
 
 // UserAgent of the Kubernetes clients.
 const UserAgent = "vpsie-autoscaler"
+
+var setGlobalLoggers sync.Once
 
 // cacheSyncProbeTimeout bounds how long one /readyz request waits for the informer caches.
 const cacheSyncProbeTimeout = time.Second
@@ -113,7 +116,8 @@ func RESTConfig(kubeconfig string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// NewOperator sets the process loggers, reads the VPSie credentials Secret once, builds the
+// NewOperator sets the process loggers (controller-runtime's and klog's, on the first call),
+// reads the VPSie credentials Secret once, builds the
 // VPSie client, the manager against restConfig and the cloud provider. opts must be valid
 // (Parse validates).
 func NewOperator(ctx context.Context, restConfig *rest.Config, opts *Options) (*Operator, error) {
@@ -124,8 +128,12 @@ func NewOperator(ctx context.Context, restConfig *rest.Config, opts *Options) (*
 	if err != nil {
 		return nil, err
 	}
-	ctrl.SetLogger(log)
-	klog.SetLogger(log.WithName("klog"))
+	// Process-wide loggers are set once: a later operator in the same process (tests) must not
+	// swap them under goroutines of an earlier manager that may still be winding down.
+	setGlobalLoggers.Do(func() {
+		ctrl.SetLogger(log)
+		klog.SetLogger(log.WithName("klog"))
+	})
 	ctx = logr.NewContext(ctx, log)
 
 	cfg := rest.CopyConfig(restConfig)
