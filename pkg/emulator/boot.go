@@ -53,7 +53,22 @@ func NodeAllocatable(o Offering) corev1.ResourceList {
 	return alloc
 }
 
-func buildNode(m machine, now time.Time) *corev1.Node {
+// uninitializedNode is a Node created with the uninitialized taint, still to be initialised.
+type uninitializedNode struct {
+	providerID string
+	created    time.Time
+}
+
+// UninitializedTaint is the taint Nodes register with under the RegisterUninitialized switch.
+func UninitializedTaint() corev1.Taint {
+	return corev1.Taint{Key: "node.cloudprovider.kubernetes.io/uninitialized", Value: "true", Effect: corev1.TaintEffectNoSchedule}
+}
+
+func buildNode(m machine, now time.Time, uninitialized bool) *corev1.Node {
+	var taints []corev1.Taint
+	if uninitialized {
+		taints = []corev1.Taint{UninitializedTaint()}
+	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: m.hostname,
@@ -65,7 +80,7 @@ func buildNode(m machine, now time.Time) *corev1.Node {
 			},
 			Annotations: map[string]string{KwokAnnotation: KwokValue},
 		},
-		Spec: corev1.NodeSpec{ProviderID: providerID(m.identifier)},
+		Spec: corev1.NodeSpec{ProviderID: providerID(m.identifier), Taints: taints},
 		Status: corev1.NodeStatus{
 			Capacity:    NodeCapacity(m.size),
 			Allocatable: NodeAllocatable(m.size),
@@ -126,7 +141,8 @@ func (s *Server) loop(ctx context.Context, done chan struct{}) {
 }
 
 // Reconcile moves every worker and VM whose boot delay has passed to "running", creates the
-// Nodes still missing and deletes the Nodes of deleted machines. Failed Node operations stay
+// Nodes still missing, removes the uninitialized taint of Nodes whose UninitializedDelay passed
+// and deletes the Nodes of deleted machines. Failed Node operations stay
 // queued and are retried on the next call; the returned error joins them.
 func (s *Server) Reconcile(ctx context.Context) error {
 	s.reconcileMu.Lock()
@@ -140,6 +156,8 @@ func (s *Server) Reconcile(ctx context.Context) error {
 	s.mu.Lock()
 	now := s.clock.Now()
 	delay := time.Duration(s.switches.BootDelay)
+	uninitialized := s.switches.RegisterUninitialized
+	initDelay := time.Duration(s.switches.UninitializedDelay)
 	for _, w := range s.workers {
 		if w.Status == StatusProvisioning && !now.Before(w.CreatedAt.Add(delay)) {
 			w.Status = StatusRunning
@@ -174,16 +192,24 @@ func (s *Server) Reconcile(ctx context.Context) error {
 
 	var errs error
 	for _, c := range creates {
-		if err := s.ensureNode(ctx, c.m, now); err != nil {
+		tainted, err := s.ensureNode(ctx, c.m, now, uninitialized)
+		if err != nil {
 			s.log.Error(err, "creating node failed, retrying on the next tick", "node", c.m.hostname)
 			errs = multierr.Append(errs, err)
 			continue
 		}
 		s.mu.Lock()
 		c.mark()
+		if tainted {
+			if _, ok := s.uninitialized[c.m.hostname]; !ok {
+				s.uninitialized[c.m.hostname] = uninitializedNode{providerID: providerID(c.m.identifier), created: now}
+			}
+		}
 		s.mu.Unlock()
 		s.log.Info("node created", "node", c.m.hostname, "providerID", providerID(c.m.identifier))
 	}
+
+	errs = multierr.Append(errs, s.initializeNodes(ctx, now.Add(-initDelay)))
 
 	// Deletes are read after the creates, so a machine deleted while its Node was being created
 	// loses that Node in this same pass.
@@ -208,11 +234,74 @@ func (s *Server) Reconcile(ctx context.Context) error {
 	return errs
 }
 
-// ensureNode creates the Node and sets its status. It is idempotent, so a half-done earlier
-// attempt (created but status not yet written) is finished rather than repeated.
-func (s *Server) ensureNode(ctx context.Context, m machine, now time.Time) error {
+// initializeNodes removes the uninitialized taint from the Nodes created at or before createdBy,
+// as a cloud controller manager does once it has initialised a node.
+func (s *Server) initializeNodes(ctx context.Context, createdBy time.Time) error {
+	s.mu.Lock()
+	due := map[string]uninitializedNode{}
+	for name, u := range s.uninitialized {
+		if !u.created.After(createdBy) {
+			due[name] = u
+		}
+	}
+	s.mu.Unlock()
+	var errs error
+	for name, u := range due {
+		if err := s.removeUninitializedTaint(ctx, name, u.providerID); err != nil {
+			s.log.Error(err, "initializing node failed, retrying on the next tick", "node", name)
+			errs = multierr.Append(errs, err)
+			continue
+		}
+		s.mu.Lock()
+		if cur, ok := s.uninitialized[name]; ok && cur == u {
+			delete(s.uninitialized, name)
+		}
+		s.mu.Unlock()
+		s.log.Info("node initialized", "node", name)
+	}
+	return errs
+}
+
+// removeUninitializedTaint drops the taint and keeps every other (ours or the autoscaler's); a
+// Node that is gone or now belongs to another machine needs nothing.
+func (s *Server) removeUninitializedTaint(ctx context.Context, name, providerID string) error {
 	nodes := s.cfg.KubeClient.CoreV1().Nodes()
-	want := buildNode(m, now)
+	node, err := nodes.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("getting node %s, %w", name, err)
+	}
+	if node.Spec.ProviderID != providerID {
+		return nil
+	}
+	key := UninitializedTaint().Key
+	taints := make([]corev1.Taint, 0, len(node.Spec.Taints))
+	for _, t := range node.Spec.Taints {
+		if t.Key != key {
+			taints = append(taints, t)
+		}
+	}
+	if len(taints) == len(node.Spec.Taints) {
+		return nil
+	}
+	node = node.DeepCopy()
+	node.Spec.Taints = taints
+	// Update carries the resourceVersion, so a concurrent change (the autoscaler's registration
+	// patch) makes this fail with a conflict and retry rather than be overwritten.
+	if _, err := nodes.Update(ctx, node, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("removing the uninitialized taint of node %s, %w", name, err)
+	}
+	return nil
+}
+
+// ensureNode creates the Node and sets its status. It is idempotent, so a half-done earlier
+// attempt (created but status not yet written) is finished rather than repeated. It reports
+// whether the Node carries the uninitialized taint.
+func (s *Server) ensureNode(ctx context.Context, m machine, now time.Time, uninitialized bool) (bool, error) {
+	nodes := s.cfg.KubeClient.CoreV1().Nodes()
+	want := buildNode(m, now, uninitialized)
 	node, err := nodes.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		node, err = nodes.Get(ctx, m.hostname, metav1.GetOptions{})
@@ -220,23 +309,33 @@ func (s *Server) ensureNode(ctx context.Context, m machine, now time.Time) error
 			// A leftover of an earlier emulator run with the same hostname: replace it, since two
 			// machines must never share one Node.
 			if err := nodes.Delete(ctx, m.hostname, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting stale node %s, %w", m.hostname, err)
+				return false, fmt.Errorf("deleting stale node %s, %w", m.hostname, err)
 			}
-			return fmt.Errorf("node %s belonged to %s; deleted it, will recreate", m.hostname, node.Spec.ProviderID)
+			return false, fmt.Errorf("node %s belonged to %s; deleted it, will recreate", m.hostname, node.Spec.ProviderID)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("creating node %s, %w", m.hostname, err)
+		return false, fmt.Errorf("creating node %s, %w", m.hostname, err)
 	}
+	tainted := hasTaint(node, UninitializedTaint().Key)
 	if hasReadyCondition(node) {
-		return nil
+		return tainted, nil
 	}
 	node = node.DeepCopy()
 	node.Status = want.Status
 	if _, err := nodes.UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("setting status of node %s, %w", m.hostname, err)
+		return false, fmt.Errorf("setting status of node %s, %w", m.hostname, err)
 	}
-	return nil
+	return tainted, nil
+}
+
+func hasTaint(n *corev1.Node, key string) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // deleteNode deletes a Node the emulator created, unless it now belongs to another machine.

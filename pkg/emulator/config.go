@@ -136,6 +136,15 @@ type Switches struct {
 	// DeleteProvisioningConflict answers 409 (resource in transition) to deleting a worker that
 	// is still provisioning.
 	DeleteProvisioningConflict bool `json:"deleteProvisioningConflict"`
+	// RegisterUninitialized creates Nodes with the NoSchedule taint
+	// node.cloudprovider.kubernetes.io/uninitialized, as a kubelet run with an external cloud
+	// provider registers, and removes it UninitializedDelay after the Node was created (on the
+	// injected clock), as the cloud controller manager would. Nodes already carrying the taint
+	// lose it after the delay even if the switch is turned off meanwhile.
+	RegisterUninitialized bool `json:"registerUninitialized"`
+	// UninitializedDelay is how long a Node keeps the uninitialized taint (0: until the next
+	// Reconcile).
+	UninitializedDelay Duration `json:"uninitializedDelay"`
 }
 
 // MarshalLog shows durations as strings in logs.
@@ -187,8 +196,8 @@ func (s Switches) Validate() error {
 	if s.AddWorkerMode != AddWorkerSync && s.AddWorkerMode != AddWorkerAsync {
 		return fmt.Errorf("addWorkerMode must be %q or %q, got %q", AddWorkerSync, AddWorkerAsync, s.AddWorkerMode)
 	}
-	if s.BootDelay < 0 || s.AsyncListDelay < 0 {
-		return fmt.Errorf("bootDelay and asyncListDelay must not be negative")
+	if s.BootDelay < 0 || s.AsyncListDelay < 0 || s.UninitializedDelay < 0 {
+		return fmt.Errorf("bootDelay, asyncListDelay and uninitializedDelay must not be negative")
 	}
 	for call, rate := range s.ErrorRates {
 		if err := validCall(call); err != nil {

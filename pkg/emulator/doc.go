@@ -7,6 +7,12 @@
 // Deleting a worker or VM deletes its Node. Start runs a loop that does this on a ticker; tests
 // with a fake clock call Reconcile instead.
 //
+// With the registerUninitialized switch, Nodes register as a kubelet run with an external cloud
+// provider does: with the NoSchedule taint node.cloudprovider.kubernetes.io/uninitialized, which
+// a later Reconcile removes once uninitializedDelay has passed since the Node was created (as a
+// cloud controller manager would), keeping every other taint. This is the window in which the
+// autoscaler must apply its labels and taints before any pod can land on the node.
+//
 // Admin API (loopback clients only; header X-Admin-Token when Config.AdminToken is set), each
 // answer in the VPSie envelope:
 //

@@ -46,6 +46,8 @@ type Server struct {
 	rateWindowStart time.Time
 	rateCount       int
 	pendingDeletes  map[string]nodeRef
+	// uninitialized: Nodes created with the uninitialized taint, by name, and when.
+	uninitialized map[string]uninitializedNode
 
 	// reconcileMu serialises Reconcile so Node creates and deletes never race each other.
 	reconcileMu sync.Mutex
@@ -73,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		errRand:         rand.New(rand.NewPCG(cfg.Seed, 0x5851f42d4c957f2d)),
 		tokens:          map[string]time.Time{},
 		pendingDeletes:  map[string]nodeRef{},
+		uninitialized:   map[string]uninitializedNode{},
 		nudge:           make(chan struct{}, 1),
 	}
 	for _, t := range cfg.Tokens {
