@@ -13,13 +13,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/simulator"
@@ -64,6 +67,8 @@ type options struct {
 	output              string
 	report              string
 	failOnUnschedulable bool
+	deadline            time.Duration
+	cpuProfile          string
 }
 
 // run is the whole command; main only maps its result to the process exit code.
@@ -111,6 +116,8 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.output, "output", "text", "output format: text or json")
 	fs.StringVar(&o.report, "report", "", "also write a self-contained HTML picture of the plan to this file")
 	fs.BoolVar(&o.failOnUnschedulable, "fail-on-unschedulable", false, "exit 3 when some pending pods cannot be placed")
+	fs.DurationVar(&o.deadline, "deadline", 0, "solve deadline, as the autoscaler's --solve-deadline: past it the best plan found so far is printed (0: none)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the solve to this file")
 	return fs
 }
 
@@ -175,7 +182,26 @@ func plan(o *options, stdout, stderr io.Writer) int {
 		printf(stderr, "vpsie-sim: warning: %s\n", w)
 	}
 	in := workload.Input(offerings)
-	p, err := simulator.Solve(in)
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			printf(stderr, "vpsie-sim: %v\n", err)
+			return exitOutput
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			printf(stderr, "vpsie-sim: %v\n", err)
+			return exitOutput
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx := context.Background()
+	if o.deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.deadline)
+		defer cancel()
+	}
+	p, err := simulator.SolveContext(ctx, in)
 	if err != nil {
 		printf(stderr, "vpsie-sim: planning: %v\n", err)
 		return exitInput

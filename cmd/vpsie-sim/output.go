@@ -31,6 +31,9 @@ type summary struct {
 	LowerBoundHourly     float64          `json:"lower_bound_hourly"`
 	CostOverLowerBound   float64          `json:"cost_over_lower_bound"`
 	SolveSeconds         float64          `json:"solve_seconds"`
+	DeadlineExceeded     bool             `json:"deadline_exceeded,omitempty"`
+	Deferred             int              `json:"deferred,omitempty"`
+	LowerBoundError      string           `json:"lower_bound_error,omitempty"`
 	UnschedulableReasons []podReasons     `json:"unschedulable_reasons"`
 	Placements           []placementEntry `json:"placements"`
 
@@ -73,6 +76,9 @@ func summarize(p *simulator.Plan, in simulator.Input) *summary {
 		LowerBoundHourly:     p.LowerBound,
 		CostOverLowerBound:   p.CostRatio(),
 		SolveSeconds:         p.SolveTime.Seconds(),
+		DeadlineExceeded:     p.DeadlineExceeded,
+		Deferred:             len(p.Deferred),
+		LowerBoundError:      p.LowerBoundError,
 		UnschedulableReasons: []podReasons{},
 		Placements:           []placementEntry{},
 	}
@@ -144,6 +150,12 @@ func writeText(w io.Writer, s *summary, inputs []string) error {
 	ew.printf("Lower bound             $%.4f/h\n", s.LowerBoundHourly)
 	ew.printf("Efficiency (cost/LB)    %.3f\n", s.CostOverLowerBound)
 	ew.printf("Solve time              %.3fs\n", s.SolveSeconds)
+	if s.LowerBoundError != "" {
+		ew.printf("Lower bound missing     %s\n", s.LowerBoundError)
+	}
+	if s.DeadlineExceeded {
+		ew.printf("Deadline                reached: best plan so far; %d pods left for a later plan\n", s.Deferred)
+	}
 
 	if len(s.UnschedulableReasons) > 0 {
 		ew.printf("\nUnschedulable pods: %d\n", len(s.UnschedulableReasons))

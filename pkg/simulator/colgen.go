@@ -43,7 +43,7 @@ func (s *solver) colgenDive(remaining []int, total *int, joint bool) error {
 	// Diving: open what the LP buys whole and one node more, then solve again for the rest.
 	s.diveCols, s.diveShapes = nil, nil
 	defer func() { s.diveCols, s.diveShapes = nil, nil }()
-	for d := 0; d < colgenMaxDives && *total > 0; d++ {
+	for d := 0; d < colgenMaxDives && *total > 0 && !s.hurry(); d++ {
 		opened, err := s.colgen(remaining, total, joint, true)
 		if err != nil || !opened {
 			return err
@@ -163,8 +163,8 @@ func (s *solver) colgen(remaining []int, total *int, joint, roundUp bool) (bool,
 		}
 	}
 	var lambda []float64
-	for iter := 0; iter < colgenMaxIterations; iter++ {
-		lp := &sparseLP{}
+	for iter := 0; iter < colgenMaxIterations && !s.hurry(); iter++ {
+		lp := s.newLP()
 		for si := range shapes {
 			lp.addRow(true, float64(need[si]))
 		}

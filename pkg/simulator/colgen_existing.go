@@ -26,7 +26,7 @@ func (s *solver) existingPatterns() error {
 	fixed := make([]bool, len(s.existing))
 	left := len(s.existing)
 	var prev *colgenResult
-	for round := 0; round < existingDiveRounds && left > 0; round++ {
+	for round := 0; round < existingDiveRounds && left > 0 && !s.hurry(); round++ {
 		counts := make([]int, len(s.classes))
 		for ci, c := range s.classes {
 			counts[ci] = len(c.pods) - s.next[ci]
@@ -193,8 +193,8 @@ func (s *solver) colgenWithExisting(counts []int, free func(ei int) [numDims]int
 	}
 
 	var lambda, nodeDuals []float64
-	for iter := 0; iter < colgenMaxIterations; iter++ {
-		lp := &sparseLP{}
+	for iter := 0; iter < colgenMaxIterations && !s.hurry(); iter++ {
+		lp := s.newLP()
 		for si := range shapes {
 			lp.addRow(true, float64(need[si]))
 		}

@@ -22,7 +22,7 @@ const (
 )
 
 func (s *solver) exchangeExisting() error {
-	if len(s.existing) == 0 {
+	if len(s.existing) == 0 || s.hurry() {
 		return nil
 	}
 	swappable := make([]bool, len(s.classes))

@@ -13,6 +13,9 @@ import (
 // snapshot that is kept only if every pod fits.
 func (s *solver) downsize() error {
 	for _, n := range s.newNodes {
+		if s.hurry() {
+			return nil
+		}
 		refs := s.placedOn[n.name]
 		var need [numDims]int64
 		for _, r := range refs {
@@ -98,6 +101,9 @@ const (
 )
 
 func (s *solver) emptyNodes() error {
+	if s.hurry() {
+		return nil
+	}
 	for _, c := range s.classes {
 		a := c.pods[0].Spec.Affinity
 		if a != nil && a.PodAffinity != nil && len(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution) > 0 {
@@ -134,6 +140,9 @@ func (s *solver) emptyNodes() error {
 	}
 	removed := map[*plannedNode]bool{}
 	for _, c := range cands {
+		if s.hurry() {
+			break
+		}
 		ok, err := s.tryEmpty(c.n, removed)
 		if err != nil {
 			return err

@@ -166,7 +166,7 @@ func (s *solver) cover(counts []int, useExisting bool) (coverResult, error) {
 	}
 
 	// Columns: x_t per template, z[s,t] and z[s,p] per shape and target.
-	lp := &sparseLP{}
+	lp := s.newLP()
 	shapeRow := make([]int, len(shapes))
 	for si, sh := range shapes {
 		shapeRow[si] = lp.addRow(true, sh.n)

@@ -130,7 +130,7 @@ const followRounds = 8
 // shapes several templates share are consumed evenly. A pattern whose rounding wastes too
 // much (e.g. 1.6 pods per node rounded to 1) is not followed; greedy handles what is left.
 func (s *solver) followLP(remaining []int, total *int) error {
-	for round := 0; round < followRounds && *total > 0; round++ {
+	for round := 0; round < followRounds && *total > 0 && !s.hurry(); round++ {
 		res, err := s.cover(remaining, false)
 		if err != nil {
 			return nil // an LP that fails leaves the pods to greedy
@@ -322,6 +322,10 @@ func (s *solver) greedy(remaining []int, total *int) error {
 	}
 	pricedAt := *total
 	for *total > 0 {
+		if s.expired() {
+			s.cut = true
+			return nil
+		}
 		best, bestFill := -1, []fillItem(nil)
 		bestRatio := math.Inf(1)
 		consider := func(ti int, fill []fillItem) {
@@ -355,7 +359,7 @@ func (s *solver) greedy(remaining []int, total *int) error {
 		if _, err := s.openNode(best, bestFill, remaining, total); err != nil {
 			return err
 		}
-		if float64(*total) <= rePriceFraction*float64(pricedAt) && *total > 0 {
+		if float64(*total) <= rePriceFraction*float64(pricedAt) && *total > 0 && !s.hurry() {
 			if res, orders, err = s.price(remaining); err != nil {
 				return err
 			}

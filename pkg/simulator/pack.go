@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -58,7 +59,36 @@ type solver struct {
 	// diveCols and diveShapes: the last diving round's column pool, to start the next.
 	diveCols   []pattern
 	diveShapes []*lpShape
+
+	// ctx is SolveContext's; past hurryAt (half-way to its deadline) the packer stops
+	// optimising (no LPs, no further portfolio attempts or repair passes) and finishes with the
+	// greedy, which stops where it is once ctx is done (cut).
+	ctx     context.Context
+	hurryAt time.Time
+	cut     bool
 }
+
+// hurryFraction of the time to the deadline goes to optimising; the rest is kept for the greedy
+// to finish the plan.
+var hurryFraction = 0.5
+
+// hurry says whether the packer should stop optimising and finish quickly.
+func (s *solver) hurry() bool {
+	if s.ctx == nil {
+		return false
+	}
+	if s.ctx.Err() != nil {
+		return true
+	}
+	return !s.hurryAt.IsZero() && !time.Now().Before(s.hurryAt)
+}
+
+// expired says whether the deadline has passed: nothing more may be placed.
+func (s *solver) expired() bool { return s.ctx != nil && s.ctx.Err() != nil }
+
+// newLP returns an LP whose simplex gives up once the packer is in a hurry; every LP failure
+// degrades the plan (greedy, size-valued prices) instead of failing it.
+func (s *solver) newLP() *sparseLP { return &sparseLP{stop: s.hurry} }
 
 // podRef is member i of class ci.
 type podRef struct{ ci, i int }
@@ -78,7 +108,12 @@ type plannedNode struct {
 }
 
 // Solve computes a plan for the pending pods of in.
-func Solve(in Input) (*Plan, error) {
+func Solve(in Input) (*Plan, error) { return SolveContext(context.Background(), in) }
+
+// SolveContext is Solve with a deadline: once ctx is done the packer stops improving and
+// returns the best plan it has (see Plan.DeadlineExceeded).
+func SolveContext(ctx context.Context, in Input) (*Plan, error) {
+	in.ctx = ctx
 	plan, s, err := solveKeep(in)
 	if s != nil {
 		s.sched.Close()
@@ -116,7 +151,12 @@ func newSolver(in Input, lenient map[string]*corev1.Pod) (*solver, error) {
 	if err := reservation.Validate(); err != nil {
 		return nil, err
 	}
-	s := &solver{in: in, snap: NewSnapshot(), placedOn: map[string][]podRef{}}
+	s := &solver{in: in, snap: NewSnapshot(), placedOn: map[string][]podRef{}, ctx: in.ctx}
+	if s.ctx != nil {
+		if d, ok := s.ctx.Deadline(); ok {
+			s.hurryAt = time.Now().Add(time.Duration(float64(time.Until(d)) * hurryFraction))
+		}
+	}
 	for _, ng := range in.NodeGroups {
 		g, err := parseNodeGroup(ng)
 		if err != nil {
@@ -292,6 +332,10 @@ func (s *solver) plan(pending int) (*Plan, error) {
 
 // addBound sets the plan's lower bound for the pods s.next counts as placed.
 func (s *solver) addBound(plan *Plan) {
+	if s.hurry() {
+		plan.LowerBoundError = "not computed: the solve deadline was reached"
+		return
+	}
 	lowerBound, err := s.lowerBound()
 	if err != nil {
 		// The plan stands without its bound; say why there is none.
@@ -315,11 +359,18 @@ func (s *solver) placement(pending int) *Plan {
 		})
 		plan.HourlyCost += n.tmpl.offering.HourlyPrice
 	}
+	plan.DeadlineExceeded = s.expired() || s.cut
 	for ci, c := range s.classes {
 		for _, p := range c.pods[s.next[ci]:] {
+			if s.cut && len(s.reasons[ci]) == 0 {
+				// Some NodeGroup could host it: the deadline, not the pod, is why it has no place.
+				plan.Deferred = append(plan.Deferred, podKey(p))
+				continue
+			}
 			plan.Unschedulable = append(plan.Unschedulable, Unschedulable{Pod: podKey(p), Reasons: s.unplacedReasons(ci)})
 		}
 	}
+	slices.Sort(plan.Deferred)
 	slices.SortFunc(plan.Unschedulable, func(a, b Unschedulable) int { return cmp.Compare(a.Pod, b.Pod) })
 	return plan
 }

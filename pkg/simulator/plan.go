@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -29,6 +30,9 @@ type Input struct {
 	StorageClasses         []*storagev1.StorageClass
 	// Reservation applied to new nodes; nil means scheduling.DefaultReservation().
 	Reservation *scheduling.Reservation
+
+	// ctx is SolveContext's context, carried along the copies of the input the solver makes.
+	ctx context.Context
 }
 
 // Plan is the simulator's answer.
@@ -50,6 +54,12 @@ type Plan struct {
 	LowerBoundError string
 	// SolveTime is the wall time the plan took.
 	SolveTime time.Duration
+	// DeadlineExceeded: SolveContext's context ended before the packer was done, so the plan is
+	// the best found by then: the optimising phases were cut short, and the pods in Deferred were
+	// not planned at all (they are not unschedulable: plan them again later).
+	DeadlineExceeded bool
+	// Deferred are pending pods ("namespace/name") the deadline left unplanned.
+	Deferred []string
 }
 
 // Placement is a set of pending pods on an existing node.

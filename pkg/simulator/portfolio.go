@@ -158,6 +158,10 @@ func (s *solver) bestOf(n int, attempt func(i int) error) error {
 				return s.snap.Commit()
 			}
 		}
+		if s.hurry() {
+			// No time to try the rest or to run the winner again: keep this attempt.
+			return s.snap.Commit()
+		}
 		if err := s.snap.Revert(); err != nil {
 			return err
 		}

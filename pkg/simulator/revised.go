@@ -16,7 +16,12 @@ type sparseLP struct {
 	cost []float64
 	rhs  []float64
 	ge   []bool
+	// stop, when set, is asked every few pivots; true abandons the solve with errLPStopped.
+	stop func() bool
 }
+
+// errLPStopped: the solve was abandoned because the packer ran out of time.
+var errLPStopped = errors.New("lp solve stopped: out of time")
 
 type lpEntry struct {
 	row int
@@ -97,7 +102,7 @@ func (p *sparseLP) solve() (x, y []float64, obj float64, err error) {
 		}
 	}
 	total := len(cols)
-	s := &simplex{m: m, cols: cols, basis: basis, rhs: rhs, pos: make([]int, total)}
+	s := &simplex{m: m, cols: cols, basis: basis, rhs: rhs, pos: make([]int, total), stop: p.stop}
 	s.binv = make([]float64, m*m)
 	for i := 0; i < m; i++ {
 		s.binv[i*m+i] = 1
@@ -161,6 +166,7 @@ func maxAbs(v []float64) float64 {
 
 type simplex struct {
 	m     int
+	stop  func() bool
 	cols  [][]lpEntry
 	basis []int
 	pos   []int // column -> basis row, or -1
@@ -181,6 +187,9 @@ func (s *simplex) run(cost []float64, enterable int) error {
 	bland := false
 	var y []float64
 	for iter := 0; ; iter++ {
+		if s.stop != nil && iter%32 == 0 && s.stop() {
+			return errLPStopped
+		}
 		if iter > maxIter {
 			return fmt.Errorf("simplex did not converge in %d iterations", maxIter)
 		}
