@@ -208,11 +208,11 @@ func (c *CloudProvider) Delete(ctx context.Context, vn *v1alpha1.VPSieNode) erro
 	c.mu.Lock()
 	delete(c.pending, vn.Name)
 	instanceID := vn.Status.InstanceID
-	if cl, ok := c.claims[vn.Name]; ok {
-		if instanceID == "" {
-			instanceID = cl.instanceID
-		}
-		delete(c.claims, vn.Name)
+	// A claim whose status never got persisted still names the worker. The claim itself stays
+	// until its group's attribution drops it (see observe): dropping it here, outside the group
+	// lock, could free the worker for another VPSieNode just before it is deleted.
+	if cl, ok := c.claims[vn.Name]; ok && instanceID == "" {
+		instanceID = cl.instanceID
 	}
 	c.mu.Unlock()
 	if instanceID == "" {

@@ -202,6 +202,13 @@ func (c *CloudProvider) observe(ctx context.Context, g nodeGroup) (*view, error)
 		}
 	}
 	for name, cl := range c.claims {
+		if cl.groupID != g.ID {
+			// Only this group's observations (serialised by its lock, each listing at least as
+			// new as the one before) may drop its claims: another group's listing can be newer
+			// than the one this call took, and dropping a claim on its evidence would free a
+			// worker this call's older listing does not show as taken.
+			continue
+		}
 		vn, ok := listed[name]
 		_, exists := v.nodes[cl.instanceID]
 		// A claim the status shows is no longer needed; one whose VPSieNode or worker is gone is
