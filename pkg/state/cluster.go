@@ -45,7 +45,7 @@ type Cluster struct {
 	classes    map[string]*storagev1.StorageClass
 	// launched are VPSieNodes this process created and the model has not seen yet, with when.
 	launched map[string]time.Time
-	synced []func() bool
+	synced   []func() bool
 }
 
 // launchedTTL bounds how long Synced waits for a VPSieNode this process created to show up (it
