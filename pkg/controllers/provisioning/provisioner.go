@@ -70,7 +70,7 @@ type Provisioner struct {
 	batcher    *Batcher
 
 	mu sync.Mutex
-	// told remembers the last event message per pod, so a pod hears each verdict once.
+	// told remembers the last verdict (reason and subject) per pod, so a pod hears each once.
 	told map[types.UID]string
 }
 
@@ -206,11 +206,16 @@ func (p *Provisioner) Reconcile(ctx context.Context) (bool, error) {
 			continue // the scheduler will find the room on a running node by itself
 		}
 		for _, key := range e.Pods {
-			p.tell(pods[key], corev1.EventTypeNormal, EventNominated, fmt.Sprintf("Waiting for VPSieNode %s, which is being launched", vn))
+			p.tell(pods[key], corev1.EventTypeNormal, EventNominated, vn, fmt.Sprintf("Waiting for VPSieNode %s, which is being launched", vn))
 		}
 	}
 	for _, u := range plan.Unschedulable {
-		p.tell(pods[u.Pod], corev1.EventTypeWarning, EventFailedProvisioning, "No NodeGroup can host this pod: "+strings.Join(u.Reasons, "; "))
+		msg := "No NodeGroup can host this pod: " + strings.Join(u.Reasons, "; ")
+		p.tell(pods[u.Pod], corev1.EventTypeWarning, EventFailedProvisioning, msg, msg)
+	}
+	for _, key := range plan.Deferred {
+		p.tell(pods[key], corev1.EventTypeWarning, EventSolveDeadline, "",
+			fmt.Sprintf("The plan ran out of time (solve deadline %s) before this pod; it is planned on the next pass", p.opts.SolveDeadline))
 	}
 	if err := p.launch(ctx, snap, plan, pods); err != nil {
 		return len(plan.Deferred) > 0, err
@@ -352,7 +357,8 @@ func (p *Provisioner) launch(ctx context.Context, snap *state.Snapshot, plan *si
 			msg := fmt.Sprintf("Not launching %s for %d pods: %s", nn.Offering.Name, len(nn.Pods), why)
 			p.recorder.Event(ng, corev1.EventTypeWarning, EventLimitReached, msg)
 			for _, key := range nn.Pods {
-				p.tell(pods[key], corev1.EventTypeWarning, EventLimitReached, fmt.Sprintf("NodeGroup %s: %s", ng.Name, why))
+				msg := fmt.Sprintf("NodeGroup %s: %s", ng.Name, why)
+				p.tell(pods[key], corev1.EventTypeWarning, EventLimitReached, msg, msg)
 			}
 			logger.Info("not launching: nodegroup limit", "NodeGroup", ng.Name, "offering", nn.Offering.Name, "reason", why)
 			continue
@@ -372,24 +378,27 @@ func (p *Provisioner) launch(ctx context.Context, snap *state.Snapshot, plan *si
 		metrics.NodesCreated.WithLabelValues(ng.Name, "provisioning").Inc()
 		logger.Info("launching", "VPSieNode", vn.Name, "NodeGroup", ng.Name, "offering", nn.Offering.Name, "hourlyPrice", nn.Offering.HourlyPrice, "pods", len(nn.Pods))
 		for _, key := range nn.Pods {
-			p.tell(pods[key], corev1.EventTypeNormal, EventNominated,
+			p.tell(pods[key], corev1.EventTypeNormal, EventNominated, vn.Name,
 				fmt.Sprintf("Planned onto new VPSieNode %s (%s, NodeGroup %s)", vn.Name, nn.Offering.Name, ng.Name))
 		}
 	}
 	return nil
 }
 
-// tell emits an event on the pod unless the pod heard the same message last.
-func (p *Provisioner) tell(pod *corev1.Pod, eventType, reason, msg string) {
+// tell emits an event on the pod unless the last verdict the pod heard was the same reason
+// and subject: a pod nominated for a VPSieNode when it was planned hears nothing more while it
+// waits for that node, however the message is worded.
+func (p *Provisioner) tell(pod *corev1.Pod, eventType, reason, subject, msg string) {
 	if pod == nil {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.told[pod.UID] == reason+msg {
+	verdict := reason + "\x00" + subject
+	if p.told[pod.UID] == verdict {
 		return
 	}
-	p.told[pod.UID] = reason + msg
+	p.told[pod.UID] = verdict
 	p.recorder.Event(pod, eventType, reason, msg)
 }
 
