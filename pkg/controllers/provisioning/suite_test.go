@@ -22,6 +22,7 @@ import (
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider/fake"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/provisioning"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/metrics"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/simulator"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/state"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/test/environment"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/test/fixtures"
@@ -227,7 +228,13 @@ var _ = Describe("provisioning", func() {
 		Expect(vpsieNodes(ctx, ng.Name)).To(BeEmpty())
 		evs := events()
 		Expect(evs).To(HaveLen(1))
-		Expect(evs[0]).To(HavePrefix("Warning " + provisioning.EventFailedProvisioning + " No NodeGroup can host this pod: "))
+		snap := cluster.Snapshot()
+		plan, err := simulator.Solve(simulator.Input{NodeGroups: snap.NodeGroups, Offerings: cp.Catalogue, Nodes: snap.Nodes, Pods: snap.Pods})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(plan.Unschedulable).To(HaveLen(1))
+		Expect(plan.Unschedulable[0].Reasons).NotTo(BeEmpty())
+		Expect(evs[0]).To(Equal("Warning " + provisioning.EventFailedProvisioning + " No NodeGroup can host this pod: " +
+			strings.Join(plan.Unschedulable[0].Reasons, "; ")))
 		Expect(evs[0]).To(ContainSubstring(ng.Name))
 		Expect(testutil.ToFloat64(metrics.UnschedulablePods)).To(Equal(1.0))
 
@@ -347,5 +354,36 @@ var _ = Describe("provisioning", func() {
 		Expect(reconcile(ctx)).To(BeFalse())
 		Expect(testutil.ToFloat64(metrics.SolveDeadlineExceeded)).To(Equal(exceeded + 2))
 		Expect(vpsieNodes(ctx, ng.Name)).To(HaveLen(n), "one node per pod: required hostname anti-affinity")
+	})
+
+	It("returns the error when no catalogue can be listed", func(ctx context.Context) {
+		ng := nodeGroup()
+		pendingPod("1500m")
+		cp.AlwaysErrors["Offerings"] = fmt.Errorf("vpsie is down")
+
+		_, err := prov.Reconcile(ctx)
+		Expect(err).To(MatchError(ContainSubstring("vpsie is down")))
+		Expect(vpsieNodes(ctx, ng.Name)).To(BeEmpty())
+
+		delete(cp.AlwaysErrors, "Offerings")
+		Expect(reconcile(ctx)).To(BeFalse())
+		Expect(vpsieNodes(ctx, ng.Name)).To(HaveLen(1))
+	})
+
+	It("runs batches from Start until the context ends", func(ctx context.Context) {
+		ng := nodeGroup()
+		pendingPod("1500m")
+		runCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- prov.Start(runCtx) }()
+
+		// Start triggers a pass for what is already pending; the batch ends after the idle window.
+		Eventually(func() int {
+			clk.Step(100 * time.Millisecond)
+			return len(vpsieNodes(ctx, ng.Name))
+		}).Should(Equal(1))
+		cancel()
+		Eventually(done).Should(Receive(BeNil()))
 	})
 })
