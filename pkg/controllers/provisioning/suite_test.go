@@ -273,6 +273,21 @@ var _ = Describe("provisioning", func() {
 		Expect(withReason(evs, corev1.EventTypeWarning, provisioning.EventFailedProvisioning)).To(HaveLen(1))
 	})
 
+	It("re-checks the cpu limit against the live VPSieNodes", func(ctx context.Context) {
+		ng := nodeGroup(v1alpha1.NodeGroup{Spec: v1alpha1.NodeGroupSpec{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("6")}}})
+		live := fixtures.VPSieNode(v1alpha1.VPSieNode{Spec: v1alpha1.VPSieNodeSpec{NodeGroup: ng.Name}})
+		Expect(env.Client.Create(ctx, live)).To(Succeed())
+		pendingPod("3")
+
+		Expect(reconcile(ctx)).To(BeFalse())
+		Expect(vpsieNodes(ctx, ng.Name)).To(HaveLen(1))
+		limit := withReason(events(), corev1.EventTypeWarning, provisioning.EventLimitReached)
+		Expect(limit).To(HaveLen(2))
+		for _, e := range limit {
+			Expect(e).To(ContainSubstring("cpu limit 6 reached"))
+		}
+	})
+
 	It("creates nothing in dry-run mode and says what it would launch", func(ctx context.Context) {
 		prov = newProvisioner(provisioning.Options{DryRun: true})
 		ng := nodeGroup()
