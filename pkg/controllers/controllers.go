@@ -4,12 +4,20 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/catalog"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/garbagecollection"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/nodegroup"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/provisioning"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/vpsienode/lifecycle"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/vpsienode/termination"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/state"
 )
 
 // Options are the controllers' settings (flags of the binary).
@@ -31,6 +39,8 @@ type Options struct {
 	TerminationGracePeriod time.Duration
 	// GarbageCollectionGracePeriod: an instance with no VPSieNode is deleted after this long (default 10m).
 	GarbageCollectionGracePeriod time.Duration
+	// GarbageCollectionInterval is the period of garbage collection (default 1m).
+	GarbageCollectionInterval time.Duration
 }
 
 // Deps are what the controllers are built from.
@@ -41,8 +51,40 @@ type Deps struct {
 	Options       Options
 }
 
+// EventSource names the autoscaler in the events it emits.
+const EventSource = "vpsie-autoscaler"
+
 // Register builds every controller and adds it to the manager. It returns readiness checks
 // (name -> check) the operator adds to /readyz.
 func Register(ctx context.Context, deps Deps) (map[string]func() error, error) {
-	return map[string]func() error{}, nil
+	mgr, cp, clk, opts := deps.Manager, deps.CloudProvider, deps.Clock, deps.Options
+	kube := mgr.GetClient()
+	recorder := mgr.GetEventRecorderFor(EventSource)
+
+	cluster := state.NewCluster(clk)
+	if err := cluster.Register(ctx, mgr); err != nil {
+		return nil, fmt.Errorf("registering the cluster state, %w", err)
+	}
+	cat := catalog.NewController(kube, cp, clk, catalog.Options{Datacenter: opts.Datacenter})
+	registrars := []struct {
+		name string
+		reg  func(context.Context, manager.Manager) error
+	}{
+		{"catalog", cat.Register},
+		{"provisioning", provisioning.NewProvisioner(kube, mgr.GetAPIReader(), cluster, cp, clk, recorder, provisioning.Options{
+			DryRun: opts.DryRun, BatchIdle: opts.BatchIdle, BatchMax: opts.BatchMax, SolveDeadline: opts.SolveDeadline,
+		}).Register},
+		{"vpsienode.lifecycle", lifecycle.NewController(kube, cp, clk, recorder, lifecycle.Options{RegistrationTimeout: opts.RegistrationTimeout}).Register},
+		{"vpsienode.termination", termination.NewController(kube, cp, clk, recorder, termination.Options{TerminationGracePeriod: opts.TerminationGracePeriod}).Register},
+		{"nodegroup", nodegroup.NewController(kube, cp, clk, recorder, nodegroup.Options{DryRun: opts.DryRun}).Register},
+		{"garbagecollection", garbagecollection.NewController(kube, cp, clk, recorder, garbagecollection.Options{
+			GracePeriod: opts.GarbageCollectionGracePeriod, Interval: opts.GarbageCollectionInterval,
+		}).Register},
+	}
+	for _, r := range registrars {
+		if err := r.reg(ctx, mgr); err != nil {
+			return nil, fmt.Errorf("registering the %s controller, %w", r.name, err)
+		}
+	}
+	return map[string]func() error{"catalog": cat.Ready}, nil
 }

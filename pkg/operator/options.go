@@ -54,6 +54,7 @@ type Options struct {
 	RegistrationTimeout          time.Duration
 	TerminationGracePeriod       time.Duration
 	GarbageCollectionGracePeriod time.Duration
+	GarbageCollectionInterval    time.Duration
 
 	LogLevel  string
 	LogFormat string
@@ -102,6 +103,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	dur(&o.RegistrationTimeout, "registration-timeout", 15*time.Minute, "a VPSieNode whose Node has not registered by then is deleted and its pods planned again")
 	dur(&o.TerminationGracePeriod, "termination-grace-period", time.Hour, "after this long in termination, pods that block draining (do-not-disrupt) are evicted anyway")
 	dur(&o.GarbageCollectionGracePeriod, "gc-grace-period", 10*time.Minute, "a VPSie instance of ours with no VPSieNode is deleted after this long")
+	dur(&o.GarbageCollectionInterval, "gc-interval", time.Minute, "how often garbage collection compares VPSie instances with VPSieNodes")
 
 	str(&o.LogLevel, "log-level", "info", "log level: "+strings.Join(LogLevels, ", "))
 	str(&o.LogFormat, "log-format", "json", "log format: "+strings.Join(LogFormats, ", "))
@@ -235,6 +237,7 @@ func (o *Options) Validate() error {
 		{"registration-timeout", o.RegistrationTimeout},
 		{"termination-grace-period", o.TerminationGracePeriod},
 		{"gc-grace-period", o.GarbageCollectionGracePeriod},
+		{"gc-interval", o.GarbageCollectionInterval},
 	} {
 		if d.v <= 0 {
 			add(d.flag, "must be positive, got %s", d.v)
@@ -279,5 +282,6 @@ func (o *Options) ControllerOptions() controllers.Options {
 		RegistrationTimeout:          o.RegistrationTimeout,
 		TerminationGracePeriod:       o.TerminationGracePeriod,
 		GarbageCollectionGracePeriod: o.GarbageCollectionGracePeriod,
+		GarbageCollectionInterval:    o.GarbageCollectionInterval,
 	}
 }

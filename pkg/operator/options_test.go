@@ -148,6 +148,7 @@ var _ = Describe("Options", func() {
 		Entry(nil, "registration-timeout", func(o *Options) { o.RegistrationTimeout = 0 }),
 		Entry(nil, "termination-grace-period", func(o *Options) { o.TerminationGracePeriod = 0 }),
 		Entry(nil, "gc-grace-period", func(o *Options) { o.GarbageCollectionGracePeriod = 0 }),
+		Entry(nil, "gc-interval", func(o *Options) { o.GarbageCollectionInterval = 0 }),
 		Entry(nil, "log-level", func(o *Options) { o.LogLevel = "trace" }),
 		Entry(nil, "log-format", func(o *Options) { o.LogFormat = "xml" }),
 	)
@@ -170,7 +171,7 @@ var _ = Describe("Options", func() {
 	})
 
 	It("maps onto the controllers' options", func() {
-		o, err := Parse(strings.Fields("--cluster-id=c1 --datacenter=dc-hel1 --dry-run --batch-idle-duration=2s --batch-max-duration=20s --solve-deadline=5s --registration-timeout=5m --termination-grace-period=2h --gc-grace-period=3m"), nil)
+		o, err := Parse(strings.Fields("--cluster-id=c1 --datacenter=dc-hel1 --dry-run --batch-idle-duration=2s --batch-max-duration=20s --solve-deadline=5s --registration-timeout=5m --termination-grace-period=2h --gc-grace-period=3m --gc-interval=30s"), nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(o.ControllerOptions()).To(Equal(controllers.Options{
 			ClusterID:                    "c1",
@@ -182,6 +183,7 @@ var _ = Describe("Options", func() {
 			RegistrationTimeout:          5 * time.Minute,
 			TerminationGracePeriod:       2 * time.Hour,
 			GarbageCollectionGracePeriod: 3 * time.Minute,
+			GarbageCollectionInterval:    30 * time.Second,
 		}))
 	})
 })

@@ -88,7 +88,7 @@ func TestSolveInAHurryStillPlansEveryPod(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	defer s.sched.Close()
 
-	g.Expect(plan.DeadlineExceeded).To(BeFalse())
+	g.Expect(plan.DeadlineExceeded).To(BeTrue(), "the optimisers were cut short")
 	g.Expect(plan.Deferred).To(BeEmpty())
 	accounted(g, plan)
 	g.Expect(plan.Unschedulable).To(HaveLen(1))

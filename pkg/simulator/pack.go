@@ -66,6 +66,7 @@ type solver struct {
 	ctx     context.Context
 	hurryAt time.Time
 	cut     bool
+	hurried bool
 }
 
 // hurryFraction of the time to the deadline goes to optimising; the rest is kept for the greedy
@@ -77,10 +78,11 @@ func (s *solver) hurry() bool {
 	if s.ctx == nil {
 		return false
 	}
-	if s.ctx.Err() != nil {
+	if s.ctx.Err() != nil || (!s.hurryAt.IsZero() && !time.Now().Before(s.hurryAt)) {
+		s.hurried = true
 		return true
 	}
-	return !s.hurryAt.IsZero() && !time.Now().Before(s.hurryAt)
+	return false
 }
 
 // expired says whether the deadline has passed: nothing more may be placed.
@@ -359,7 +361,7 @@ func (s *solver) placement(pending int) *Plan {
 		})
 		plan.HourlyCost += n.tmpl.offering.HourlyPrice
 	}
-	plan.DeadlineExceeded = s.expired() || s.cut
+	plan.DeadlineExceeded = s.hurried || s.expired() || s.cut
 	for ci, c := range s.classes {
 		for _, p := range c.pods[s.next[ci]:] {
 			if s.cut && len(s.reasons[ci]) == 0 {

@@ -54,9 +54,10 @@ type Plan struct {
 	LowerBoundError string
 	// SolveTime is the wall time the plan took.
 	SolveTime time.Duration
-	// DeadlineExceeded: SolveContext's context ended before the packer was done, so the plan is
-	// the best found by then: the optimising phases were cut short, and the pods in Deferred were
-	// not planned at all (they are not unschedulable: plan them again later).
+	// DeadlineExceeded: the deadline cut the solve short, so the plan is the best found in time:
+	// past half the time to SolveContext's deadline the optimising phases stop and a greedy
+	// finishes; past the deadline itself the pods left are in Deferred, not planned at all (they
+	// are not unschedulable: plan them again later).
 	DeadlineExceeded bool
 	// Deferred are pending pods ("namespace/name") the deadline left unplanned.
 	Deferred []string
