@@ -11,12 +11,12 @@ import (
 
 // Event reasons on the VPSieNode.
 const (
-	EventDraining           = v1alpha1.ReasonDraining
-	EventEvictionBlocked    = "EvictionBlocked"
-	EventDoNotDisrupt       = "DoNotDisruptBlocked"
-	EventInstanceDeleted    = v1alpha1.ReasonInstanceDeleted
-	EventDeleteFailed       = "InstanceDeleteFailed"
-	EventNodeDeleted        = "NodeDeleted"
+	EventDraining        = v1alpha1.ReasonDraining
+	EventEvictionBlocked = "EvictionBlocked"
+	EventDoNotDisrupt    = "DoNotDisruptBlocked"
+	EventInstanceDeleted = v1alpha1.ReasonInstanceDeleted
+	EventDeleteFailed    = "InstanceDeleteFailed"
+	EventNodeDeleted     = "NodeDeleted"
 )
 
 func draining(r record.EventRecorder, vn *v1alpha1.VPSieNode, node string) {
