@@ -46,6 +46,7 @@ var _ = Describe("Options", func() {
 			RegistrationTimeout:          15 * time.Minute,
 			TerminationGracePeriod:       time.Hour,
 			GarbageCollectionGracePeriod: 10 * time.Minute,
+			GarbageCollectionInterval:    time.Minute,
 			LogLevel:                     "info",
 			LogFormat:                    "json",
 		}))
