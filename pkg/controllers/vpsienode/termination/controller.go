@@ -53,6 +53,8 @@ const (
 	deletePoll = 5 * time.Second
 	// errorRetry follows a failed cloud or API call.
 	errorRetry = 10 * time.Second
+	// evictionTimeout bounds one eviction call, retries included.
+	evictionTimeout = 3 * time.Second
 	// conflictRetry: an object changed under a patch; read it again soon.
 	conflictRetry = time.Second
 )
@@ -328,13 +330,19 @@ func (c *Controller) drain(ctx context.Context, vn *v1alpha1.VPSieNode, node *co
 			}
 			continue
 		}
-		err := c.kubeClient.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{
+		// A budget the disruption controller has not processed yet is refused with Retry-After
+		// 10s, which client-go obeys up to ten times; the timeout keeps one such pod from
+		// holding the reconcile for minutes.
+		ectx, cancel := context.WithTimeout(ctx, evictionTimeout)
+		err := c.kubeClient.SubResource("eviction").Create(ectx, pod, &policyv1.Eviction{
 			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
 		})
+		timedOut := ectx.Err() != nil && ctx.Err() == nil
+		cancel()
 		switch {
 		case err == nil || apierrors.IsNotFound(err):
 			log.FromContext(ctx).V(1).Info("evicted pod", "Pod", client.ObjectKeyFromObject(pod).String())
-		case apierrors.IsTooManyRequests(err):
+		case apierrors.IsTooManyRequests(err) || timedOut:
 			// A PodDisruptionBudget does not allow it now; the next pass tries again.
 			if c.warnOnce(vn, pod) {
 				evictionBlocked(c.recorder, vn, pod, err.Error())

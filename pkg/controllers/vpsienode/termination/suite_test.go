@@ -253,6 +253,19 @@ var _ = Describe("termination", func() {
 		Expect(env.Client.Create(ctx, pdb)).To(Succeed())
 
 		deleteVPSieNode(ctx, vn)
+		// Before the disruption controller processed the budget the apiserver answers 429 with
+		// Retry-After (client-go retries it); the eviction is cut short and retried later.
+		start := time.Now()
+		after, _ := reconcile(ctx, vn)
+		Expect(after).To(Equal(5 * time.Second))
+		Expect(time.Since(start)).To(BeNumerically("<", 10*time.Second))
+		Expect(exists(ctx, pod)).To(BeTrue())
+
+		// As the disruption controller (not in envtest) would: the budget allows no disruption.
+		Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(pdb), pdb)).To(Succeed())
+		pdb.Status = policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation, DisruptionsAllowed: 0,
+			CurrentHealthy: 1, DesiredHealthy: 1, ExpectedPods: 1}
+		Expect(env.Client.Status().Update(ctx, pdb)).To(Succeed())
 		for range 3 {
 			after, gone := reconcile(ctx, vn)
 			Expect(gone).To(BeFalse())
