@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/multierr"
@@ -73,6 +74,10 @@ type Controller struct {
 	clock         clock.Clock
 	recorder      record.EventRecorder
 	opts          Options
+	// launched remembers (by VPSieNode UID) what Create returned until the VPSieNode read by a
+	// later reconcile carries it: a cache that has not seen our status patch yet must not make
+	// us launch a second VM.
+	launched sync.Map
 	// indexed is set by Register: the client's cache has NodeProviderIDIndex. A direct client
 	// (tests) lists all Nodes instead, since the apiserver cannot select Nodes by providerID.
 	indexed bool
@@ -140,6 +145,7 @@ func (c *Controller) nodeToVPSieNode(ctx context.Context, o client.Object) []rec
 // the status (phase and conditions current) at the end.
 func (c *Controller) Reconcile(ctx context.Context, vn *v1alpha1.VPSieNode) (result reconcile.Result, err error) {
 	if !vn.DeletionTimestamp.IsZero() {
+		c.launched.Delete(vn.UID)
 		return reconcile.Result{}, nil
 	}
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("VPSieNode", vn.Name))
@@ -193,6 +199,13 @@ func (c *Controller) Reconcile(ctx context.Context, vn *v1alpha1.VPSieNode) (res
 // VPSieNode was deleted; a pending or failed launch leaves InstanceID empty and a requeue.
 func (c *Controller) launch(ctx context.Context, vn *v1alpha1.VPSieNode) (reconcile.Result, bool, error) {
 	if vn.Status.InstanceID != "" {
+		c.launched.Delete(vn.UID)
+		c.setCondition(vn, v1alpha1.VPSieNodeLaunched, metav1.ConditionTrue, v1alpha1.ReasonLaunched, "instance "+vn.Status.InstanceID)
+		return reconcile.Result{}, false, nil
+	}
+	if st, ok := c.launched.Load(vn.UID); ok {
+		// Launched by an earlier pass whose status patch the cache has not caught up with.
+		copyLaunched(vn, st.(*v1alpha1.VPSieNodeStatus))
 		c.setCondition(vn, v1alpha1.VPSieNodeLaunched, metav1.ConditionTrue, v1alpha1.ReasonLaunched, "instance "+vn.Status.InstanceID)
 		return reconcile.Result{}, false, nil
 	}
@@ -205,22 +218,28 @@ func (c *Controller) launch(ctx context.Context, vn *v1alpha1.VPSieNode) (reconc
 	if err != nil {
 		return c.launchFailed(ctx, vn, err)
 	}
-	vn.Status.InstanceID = created.Status.InstanceID
-	vn.Status.ProviderID = created.Status.ProviderID
-	if vn.Status.ProviderID == "" {
-		vn.Status.ProviderID = cloudprovider.ProviderID(created.Status.InstanceID)
-	}
-	vn.Status.Hostname = created.Status.Hostname
-	vn.Status.IP = created.Status.IP
-	vn.Status.Capacity = created.Status.Capacity
-	vn.Status.Allocatable = created.Status.Allocatable
-	vn.Status.HourlyPrice = created.Status.HourlyPrice
-	vn.Status.LastError = ""
+	c.launched.Store(vn.UID, created.Status.DeepCopy())
+	copyLaunched(vn, &created.Status)
 	c.setCondition(vn, v1alpha1.VPSieNodeLaunched, metav1.ConditionTrue, v1alpha1.ReasonLaunched, "instance "+vn.Status.InstanceID)
 	launched(c.recorder, vn)
 	metrics.LaunchDuration.WithLabelValues(vn.Spec.NodeGroup).Observe(c.since(vn))
 	log.FromContext(ctx).Info("launched instance", "instance", vn.Status.InstanceID, "providerID", vn.Status.ProviderID, "offering", vn.Spec.OfferingID)
 	return reconcile.Result{}, false, nil
+}
+
+// copyLaunched copies what the cloud said of the new VM into the status.
+func copyLaunched(vn *v1alpha1.VPSieNode, st *v1alpha1.VPSieNodeStatus) {
+	vn.Status.InstanceID = st.InstanceID
+	vn.Status.ProviderID = st.ProviderID
+	if vn.Status.ProviderID == "" {
+		vn.Status.ProviderID = cloudprovider.ProviderID(st.InstanceID)
+	}
+	vn.Status.Hostname = st.Hostname
+	vn.Status.IP = st.IP
+	vn.Status.Capacity = st.Capacity.DeepCopy()
+	vn.Status.Allocatable = st.Allocatable.DeepCopy()
+	vn.Status.HourlyPrice = st.HourlyPrice
+	vn.Status.LastError = ""
 }
 
 func (c *Controller) launchFailed(ctx context.Context, vn *v1alpha1.VPSieNode, err error) (reconcile.Result, bool, error) {

@@ -21,9 +21,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/retry"
 	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
@@ -472,13 +477,53 @@ func createNode(ctx context.Context, node *corev1.Node) *corev1.Node {
 
 func removeTaint(ctx context.Context, node *corev1.Node, key string) {
 	GinkgoHelper()
-	Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(node), node)).To(Succeed())
-	var kept []corev1.Taint
-	for _, t := range node.Spec.Taints {
-		if t.Key != key {
-			kept = append(kept, t)
+	// A running controller may patch the Node meanwhile.
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(node), node); err != nil {
+			return err
 		}
-	}
-	node.Spec.Taints = kept
-	Expect(env.Client.Update(ctx, node)).To(Succeed())
+		var kept []corev1.Taint
+		for _, t := range node.Spec.Taints {
+			if t.Key != key {
+				kept = append(kept, t)
+			}
+		}
+		node.Spec.Taints = kept
+		return env.Client.Update(ctx, node)
+	})).To(Succeed())
 }
+
+var _ = Describe("Register", func() {
+	It("launches and registers under a manager, mapping Node events by providerID", func(ctx context.Context) {
+		mgr, err := manager.New(env.Config, manager.Options{
+			Scheme:                 environment.Scheme,
+			Metrics:                metricsserver.Options{BindAddress: "0"},
+			HealthProbeBindAddress: "0",
+			Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		c := lifecycle.NewController(mgr.GetClient(), cp, clk, recorder, lifecycle.Options{RegistrationTimeout: timeout})
+		Expect(c.Register(ctx, mgr)).To(Succeed())
+		Expect(lifecycle.IndexNodeProviderID(ctx, mgr)).To(Succeed(), "a second registration of the index is tolerated")
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- mgr.Start(runCtx) }()
+		DeferCleanup(func() {
+			cancel()
+			Eventually(done).WithTimeout(30 * time.Second).Should(Receive(BeNil()))
+		})
+
+		vn := newVPSieNode(ctx)
+		Eventually(func(g Gomega) {
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(vn), vn)).To(Succeed())
+			g.Expect(vn.Status.ProviderID).NotTo(BeEmpty())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+		node := createNode(ctx, fixtures.KubeletNode(vn.Status.ProviderID))
+		Eventually(func(g Gomega) {
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(vn), vn)).To(Succeed())
+			g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(node), node)).To(Succeed())
+			g.Expect(vn.Status.Phase).To(Equal(v1alpha1.VPSieNodeReady), "%v %v", vn.Status.Conditions, node.Spec.Taints)
+			g.Expect(node.Labels).To(HaveKeyWithValue(v1alpha1.LabelVPSieNode, vn.Name))
+		}).WithTimeout(5*time.Second).Should(Succeed(), "the Node event, not the 10s poll, triggers registration")
+	})
+})

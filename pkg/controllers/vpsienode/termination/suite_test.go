@@ -20,6 +20,9 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider/fake"
@@ -377,5 +380,36 @@ var _ = Describe("termination", func() {
 		_, gone := reconcile(ctx, vn)
 		Expect(gone).To(BeTrue())
 		Expect(terminated(vn.Spec.NodeGroup)).To(Equal(before))
+	})
+})
+
+var _ = Describe("Register", func() {
+	It("terminates the VPSieNode of a deleted Node under a manager", func(ctx context.Context) {
+		mgr, err := manager.New(env.Config, manager.Options{
+			Scheme:                 environment.Scheme,
+			Metrics:                metricsserver.Options{BindAddress: "0"},
+			HealthProbeBindAddress: "0",
+			Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		c := termination.NewController(mgr.GetClient(), cp, clk, recorder, termination.Options{TerminationGracePeriod: grace})
+		Expect(c.Register(ctx, mgr)).To(Succeed())
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- mgr.Start(runCtx) }()
+		DeferCleanup(func() {
+			cancel()
+			Eventually(done).WithTimeout(30 * time.Second).Should(Receive(BeNil()))
+		})
+
+		vn, node := registered(ctx)
+		pod := createPod(ctx, fixtures.BoundPod(node.Name))
+		Expect(env.Client.Delete(ctx, node)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(exists(ctx, pod)).To(BeFalse())
+			g.Expect(exists(ctx, vn)).To(BeFalse())
+			g.Expect(exists(ctx, node)).To(BeFalse())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+		Expect(cp.InstanceCount()).To(BeZero())
 	})
 })
