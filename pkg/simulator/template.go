@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"fmt"
-	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,12 +21,10 @@ type nodeGroup struct {
 	api      *v1alpha1.NodeGroup
 	name     string
 	weight   int32
-	reqs     scheduling.Requirements
-	ids      map[string]bool
-	priceCap float64 // 0: none
-	maxNodes int     // <= 0: unlimited
-	limitCPU int64   // millicores, 0: none
-	limitMem int64   // bytes, 0: none
+	filter   *cloudprovider.OfferingFilter
+	maxNodes int   // <= 0: unlimited
+	limitCPU int64 // millicores, 0: none
+	limitMem int64 // bytes, 0: none
 
 	// Nodes (existing, in flight, and planned so far) counted against maxNodes/limits, and
 	// the same before the plan added any.
@@ -44,25 +41,11 @@ type nodeGroup struct {
 
 func parseNodeGroup(ng *v1alpha1.NodeGroup) (*nodeGroup, error) {
 	out := &nodeGroup{api: ng, name: ng.Name, weight: ng.Spec.Weight, maxNodes: int(ng.Spec.MaxNodes)}
-	for _, r := range ng.Spec.Requirements {
-		out.reqs = append(out.reqs, scheduling.Requirement{Key: r.Key, Operator: string(r.Operator), Values: r.Values})
+	filter, err := cloudprovider.NewOfferingFilter(ng)
+	if err != nil {
+		return nil, err
 	}
-	if err := out.reqs.Validate(); err != nil {
-		return nil, fmt.Errorf("nodegroup %s: %w", ng.Name, err)
-	}
-	if len(ng.Spec.OfferingIDs) > 0 {
-		out.ids = map[string]bool{}
-		for _, id := range ng.Spec.OfferingIDs {
-			out.ids[id] = true
-		}
-	}
-	if ng.Spec.MaxHourlyPrice != "" {
-		p, err := v1alpha1.ParseHourlyPrice(ng.Spec.MaxHourlyPrice)
-		if err != nil {
-			return nil, fmt.Errorf("nodegroup %s: maxHourlyPrice: %w", ng.Name, err)
-		}
-		out.priceCap = p
-	}
+	out.filter = filter
 	if q, ok := ng.Spec.Limits[corev1.ResourceCPU]; ok {
 		out.limitCPU = q.MilliValue()
 		if out.limitCPU == 0 {
@@ -105,25 +88,6 @@ func (g *nodeGroup) count(cpuMilli, memBytes int64) {
 	g.memory += memBytes
 }
 
-// offeringLabels are the labels an offering is known by before a node exists; NodeGroup
-// requirements are matched against them.
-func offeringLabels(o cloudprovider.Offering, datacenter string) map[string]string {
-	l := map[string]string{
-		v1alpha1.LabelOffering:     o.ID,
-		v1alpha1.LabelCategory:     o.Category,
-		v1alpha1.LabelCPU:          strconv.FormatInt(o.CPU, 10),
-		v1alpha1.LabelMemoryMiB:    strconv.FormatInt(o.MemoryMiB, 10),
-		v1alpha1.LabelInstanceType: o.Name,
-		v1alpha1.LabelArch:         "amd64",
-		v1alpha1.LabelOS:           "linux",
-	}
-	if datacenter != "" {
-		l[v1alpha1.LabelZone] = datacenter
-		l[v1alpha1.LabelDatacenter] = datacenter
-	}
-	return l
-}
-
 // template is the node we would get from a NodeGroup with one offering, with the daemonset
 // pods that would land on it.
 type template struct {
@@ -145,14 +109,7 @@ const (
 )
 
 func buildTemplateNode(g *nodeGroup, o cloudprovider.Offering, reservation scheduling.Reservation, name string) *corev1.Node {
-	labels := map[string]string{}
-	for k, v := range g.api.Spec.Template.Labels {
-		labels[k] = v
-	}
-	for k, v := range offeringLabels(o, g.api.Spec.DatacenterID) {
-		labels[k] = v
-	}
-	labels[v1alpha1.LabelNodeGroup] = g.name
+	labels := cloudprovider.NodeLabels(g.api, o)
 	labels[v1alpha1.LabelHostname] = name
 	var taints []corev1.Taint
 	for _, t := range g.api.Spec.Template.Taints {
@@ -253,25 +210,7 @@ func buildTemplates(s *Scheduler, groups []*nodeGroup, offerings []cloudprovider
 }
 
 // excludes says why the group may not use the offering, or "".
-func (g *nodeGroup) excludes(o cloudprovider.Offering) string {
-	if !o.Available {
-		return fmt.Sprintf("%s unavailable", o.Name)
-	}
-	if g.ids != nil && !g.ids[o.ID] {
-		return fmt.Sprintf("%s not in offeringIDs", o.Name)
-	}
-	if g.priceCap > 0 && o.HourlyPrice > g.priceCap {
-		return fmt.Sprintf("%s costs %.5f/h > maxHourlyPrice %g", o.Name, o.HourlyPrice, g.priceCap)
-	}
-	ok, unmet, err := g.reqs.Matches(offeringLabels(o, g.api.Spec.DatacenterID))
-	if err != nil {
-		return fmt.Sprintf("%s: %v", o.Name, err)
-	}
-	if !ok {
-		return fmt.Sprintf("%s does not satisfy %s", o.Name, unmet)
-	}
-	return ""
-}
+func (g *nodeGroup) excludes(o cloudprovider.Offering) string { return g.filter.Excludes(o) }
 
 // freeOf is allocatable minus requested, per dimension.
 func freeOf(ni *framework.NodeInfo) [numDims]int64 {
