@@ -23,9 +23,11 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crlog "sigs.k8s.io/controller-runtime/pkg/log"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -158,6 +160,8 @@ func NewOperator(ctx context.Context, restConfig *rest.Config, opts *Options) (*
 		Token:        creds.Token,
 		ClientID:     creds.ClientID,
 		ClientSecret: creds.ClientSecret,
+		RateLimit:    opts.VPSieAPIRateLimit,
+		RateBurst:    opts.VPSieAPIBurst,
 		Logger:       log,
 		Metrics:      crmetrics.Registry,
 	})
@@ -178,6 +182,9 @@ func NewOperator(ctx context.Context, restConfig *rest.Config, opts *Options) (*
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &shutdown,
 		BaseContext:                   func() context.Context { return crlog.IntoContext(context.Background(), log) },
+		// Controller names are unique per process for their metrics; a test process that
+		// starts one operator after another asks to skip that check.
+		Controller: crconfig.Controller{SkipNameValidation: ptr.To(opts.SkipControllerNameValidation)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating controller manager, %w", err)

@@ -36,6 +36,8 @@ type Options struct {
 
 	VPSieSecretName      string
 	VPSieSecretNamespace string
+	VPSieAPIRateLimit    float64
+	VPSieAPIBurst        int
 
 	ClusterID  string
 	Datacenter string
@@ -63,6 +65,9 @@ type Options struct {
 
 	// LogOutput receives the logs (not a flag; default os.Stderr). Tests capture logs with it.
 	LogOutput io.Writer
+	// SkipControllerNameValidation (not a flag) lets one process start several operators in
+	// turn (tests); controller names then repeat.
+	SkipControllerNameValidation bool
 }
 
 // EnvName is the environment variable that backs a flag.
@@ -85,6 +90,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 
 	str(&o.VPSieSecretName, "vpsie-secret-name", "vpsie-credentials", "Secret with the VPSie credentials: key token, or keys clientId and clientSecret; optional key url (API base URL)")
 	str(&o.VPSieSecretNamespace, "vpsie-secret-namespace", "kube-system", "namespace of the VPSie credentials Secret")
+	fs.Float64Var(&o.VPSieAPIRateLimit, "vpsie-api-rate-limit", 300, withEnv("vpsie-api-rate-limit", "client-side limit of VPSie API requests per minute"))
+	fs.IntVar(&o.VPSieAPIBurst, "vpsie-api-burst", 30, withEnv("vpsie-api-burst", "burst of VPSie API requests above the rate limit"))
 
 	str(&o.ClusterID, "cluster-id", "", "VPSie managed-Kubernetes cluster identifier (required)")
 	str(&o.Datacenter, "datacenter", "", "VPSie datacenter of the cluster, for NodeGroups that do not name one")
@@ -200,6 +207,12 @@ func (o *Options) Validate() error {
 	}
 	if o.KubeClientBurst <= 0 {
 		add("kube-client-burst", "must be positive, got %d", o.KubeClientBurst)
+	}
+	if o.VPSieAPIRateLimit <= 0 {
+		add("vpsie-api-rate-limit", "must be positive, got %g", o.VPSieAPIRateLimit)
+	}
+	if o.VPSieAPIBurst <= 0 {
+		add("vpsie-api-burst", "must be positive, got %d", o.VPSieAPIBurst)
 	}
 	for _, e := range validation.IsDNS1123Subdomain(o.VPSieSecretName) {
 		add("vpsie-secret-name", "%q is not a valid Secret name: %s", o.VPSieSecretName, e)

@@ -364,8 +364,9 @@ func (s *solver) placement(pending int) *Plan {
 	plan.DeadlineExceeded = s.hurried || s.expired() || s.cut
 	for ci, c := range s.classes {
 		for _, p := range c.pods[s.next[ci]:] {
-			if s.cut && len(s.reasons[ci]) == 0 {
-				// Some NodeGroup could host it: the deadline, not the pod, is why it has no place.
+			if s.cut && s.couldOpen(ci) {
+				// A NodeGroup within its limits could host it: the deadline, not the pod, is why
+				// it has no place.
 				plan.Deferred = append(plan.Deferred, podKey(p))
 				continue
 			}
@@ -439,11 +440,9 @@ func summarize(items []string, n int) string {
 }
 
 func (s *solver) unplacedReasons(ci int) []string {
-	if len(s.reasons[ci]) > 0 {
-		return s.reasons[ci]
-	}
-	// The class could use some template but ran out of room within NodeGroup limits.
-	var out []string
+	// The NodeGroups that cannot host the class say why; those that could but have no room
+	// left within their limits (or on the planned nodes) say that.
+	out := slices.Clone(s.reasons[ci])
 	seen := map[*nodeGroup]bool{}
 	for ti, t := range s.templates {
 		if s.allowed[ci][ti] && !seen[t.group] {
@@ -458,6 +457,16 @@ func (s *solver) unplacedReasons(ci int) []string {
 	return out
 }
 
+// couldOpen reports whether some NodeGroup within its limits could still get class ci a node.
+func (s *solver) couldOpen(ci int) bool {
+	for ti, t := range s.templates {
+		if s.allowed[ci][ti] && t.group.allows(t.offering) {
+			return true
+		}
+	}
+	return false
+}
+
 // fillExisting places pending pods on existing nodes, class by class (largest first), never
 // moving anything that is already there.
 func (s *solver) fillExisting() error {
@@ -465,6 +474,11 @@ func (s *solver) fillExisting() error {
 		return nil
 	}
 	for ci := range s.classes {
+		if s.expired() {
+			// The pods left go to Deferred: with no time left, none gets a new node either.
+			s.cut = true
+			return nil
+		}
 		if err := s.bestFit(ci, s.existing, func(ei int) bool { return s.existingOK[ci][ei] }); err != nil {
 			return err
 		}
@@ -482,6 +496,10 @@ func (s *solver) bestFit(ci int, names []string, eligible func(i int) bool) erro
 	rejected := make([]bool, len(names))
 	tried := make([]bool, len(names))
 	for s.next[ci] < len(c.pods) {
+		if s.expired() {
+			s.cut = true
+			return nil
+		}
 		clear(tried)
 		placed := false
 		for !placed {

@@ -23,6 +23,13 @@ type sparseLP struct {
 // errLPStopped: the solve was abandoned because the packer ran out of time.
 var errLPStopped = errors.New("lp solve stopped: out of time")
 
+// maxDenseRows bounds the rows of an LP solve: the explicit basis inverse takes rows² floats
+// (50 MB at 2500) and each pivot rows² time. A bigger LP (one row per anti-affinity class and
+// offering, say) is refused with errLPTooLarge; every caller has a plan without LP prices.
+const maxDenseRows = 2500
+
+var errLPTooLarge = errors.New("lp too large for the dense simplex")
+
 type lpEntry struct {
 	row int
 	val float64
@@ -60,6 +67,12 @@ func (p *sparseLP) solve() (x, y []float64, obj float64, err error) {
 	m, n := len(p.rhs), len(p.cols)
 	if m == 0 {
 		return make([]float64, n), nil, 0, nil
+	}
+	if m > maxDenseRows {
+		return nil, nil, 0, fmt.Errorf("%w: %d rows, at most %d", errLPTooLarge, m, maxDenseRows)
+	}
+	if p.stop != nil && p.stop() {
+		return nil, nil, 0, errLPStopped
 	}
 	// Flip rows so every right-hand side is >= 0 and every ">=" row has a positive one; a ">="
 	// row gets a surplus and an artificial, a "<=" row a slack that starts in the basis.

@@ -45,12 +45,18 @@ type Cluster struct {
 	classes    map[string]*storagev1.StorageClass
 	// launched are VPSieNodes this process created and the model has not seen yet, with when.
 	launched map[string]time.Time
+	// nominations map a pending pod to the VPSieNode a plan put it on (see Nominate).
+	nominations map[types.UID]string
 	synced   []func() bool
 }
 
 // launchedTTL bounds how long Synced waits for a VPSieNode this process created to show up (it
 // may have been deleted before the informer saw it).
 const launchedTTL = time.Minute
+
+// NominationGrace is how long after its VPSieNode is initialized a nominated pod still counts
+// as placed there: the scheduler binds it in that time, or the pod is planned afresh.
+const NominationGrace = 30 * time.Second
 
 // NewCluster returns an empty model; Register feeds it from a manager's informers, tests may
 // call Update and Delete directly.
@@ -67,6 +73,8 @@ func NewCluster(clk clock.Clock) *Cluster {
 		pvs:        map[string]*corev1.PersistentVolume{},
 		classes:    map[string]*storagev1.StorageClass{},
 		launched:   map[string]time.Time{},
+
+		nominations: map[types.UID]string{},
 	}
 }
 
@@ -118,6 +126,9 @@ func (c *Cluster) update(o any) {
 		c.nodes[t.Name] = t
 	case *corev1.Pod:
 		c.pods[t.UID] = t
+		if !IsProvisionable(t) {
+			delete(c.nominations, t.UID)
+		}
 	case *v1alpha1.VPSieNode:
 		c.vpsieNodes[t.Name] = t
 		delete(c.launched, t.Name)
@@ -145,9 +156,15 @@ func (c *Cluster) delete(o any) {
 		delete(c.nodes, t.Name)
 	case *corev1.Pod:
 		delete(c.pods, t.UID)
+		delete(c.nominations, t.UID)
 	case *v1alpha1.VPSieNode:
 		delete(c.vpsieNodes, t.Name)
 		delete(c.launched, t.Name)
+		for uid, vn := range c.nominations {
+			if vn == t.Name {
+				delete(c.nominations, uid)
+			}
+		}
 		c.recordCost()
 	case *v1alpha1.NodeGroup:
 		delete(c.nodeGroups, t.Name)
@@ -185,6 +202,20 @@ func (c *Cluster) MarkLaunched(name string) {
 	defer c.mu.Unlock()
 	if _, ok := c.vpsieNodes[name]; !ok {
 		c.launched[name] = c.clk.Now()
+	}
+}
+
+// Nominate records that a plan put these pending pods on the VPSieNode. Until that node is
+// usable (and for NominationGrace after), Snapshot shows them bound to it rather than pending:
+// the next plan counts them where they are going and does not place them again, so it neither
+// launches twice for them nor spends its time re-placing every pod of an earlier burst. A
+// nomination ends when the pod is bound, deleted or no longer provisionable, or the VPSieNode
+// goes.
+func (c *Cluster) Nominate(pods []types.UID, vpsieNode string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, uid := range pods {
+		c.nominations[uid] = vpsieNode
 	}
 }
 
@@ -305,8 +336,11 @@ type Snapshot struct {
 	PersistentVolumeClaims []*corev1.PersistentVolumeClaim
 	PersistentVolumes      []*corev1.PersistentVolume
 	StorageClasses         []*storagev1.StorageClass
-	// Pending are the provisionable pods (also in Pods).
+	// Pending are the provisionable pods (also in Pods) that no plan has a node for yet.
 	Pending []*corev1.Pod
+	// Nominated counts the provisionable pods shown bound (in Pods) to the node of the
+	// VPSieNode an earlier plan put them on (see Cluster.Nominate).
+	Nominated int
 	// InFlight maps the simulated node name of each in-flight VPSieNode to the VPSieNode name.
 	InFlight map[string]string
 	// GroupNodes counts, per NodeGroup, its VPSieNodes that are not being deleted, and
@@ -336,6 +370,8 @@ func (c *Cluster) Snapshot() *Snapshot {
 	}
 	// Nodes that belong to a VPSieNode are judged through it: going away, or in flight.
 	skip := map[string]bool{}
+	// pinTo maps a VPSieNode whose nominated pods count as placed to its node in the snapshot.
+	pinTo := map[string]string{}
 	var nodes []*corev1.Node
 	for _, vn := range c.vpsieNodes {
 		var node *corev1.Node
@@ -360,6 +396,9 @@ func (c *Cluster) Snapshot() *Snapshot {
 		s.GroupCPU[vn.Spec.NodeGroup] += cpu.MilliValue()
 		s.GroupMemory[vn.Spec.NodeGroup] += mem.Value()
 		if node != nil && initialized(vn) {
+			if c.clk.Since(initializedAt(vn)) < NominationGrace {
+				pinTo[vn.Name] = node.Name
+			}
 			continue // a real, usable node: taken as it is below
 		}
 		if node != nil {
@@ -367,6 +406,7 @@ func (c *Cluster) Snapshot() *Snapshot {
 		}
 		in := inFlightNode(vn, node)
 		s.InFlight[in.Name] = vn.Name
+		pinTo[vn.Name] = in.Name
 		nodes = append(nodes, in)
 	}
 	for _, n := range c.nodes {
@@ -388,6 +428,13 @@ func (c *Cluster) Snapshot() *Snapshot {
 				s.Pods = append(s.Pods, p)
 			}
 		case IsProvisionable(p):
+			if node, ok := pinTo[c.nominations[p.UID]]; ok && present[node] {
+				pinned := p.DeepCopy()
+				pinned.Spec.NodeName = node
+				s.Pods = append(s.Pods, pinned)
+				s.Nominated++
+				continue
+			}
 			s.Pods = append(s.Pods, p)
 			s.Pending = append(s.Pending, p)
 		}
@@ -411,6 +458,16 @@ func (c *Cluster) Snapshot() *Snapshot {
 		s.StorageClasses = append(s.StorageClasses, sc)
 	}
 	return s
+}
+
+// initializedAt is when the VPSieNode's Initialized condition last changed.
+func initializedAt(vn *v1alpha1.VPSieNode) time.Time {
+	for _, cond := range vn.Status.Conditions {
+		if cond.Type == v1alpha1.VPSieNodeInitialized {
+			return cond.LastTransitionTime.Time
+		}
+	}
+	return time.Time{}
 }
 
 func initialized(vn *v1alpha1.VPSieNode) bool {

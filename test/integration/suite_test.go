@@ -19,7 +19,7 @@ func TestIntegration(t *testing.T) {
 	// Work in progress (issue 6): the first burst launches its VPSieNodes 1.5 s after the burst,
 	// but the VPSieNodes do not yet reach phase Ready in this run, so the suite is opt-in until
 	// that is fixed.
-	if os.Getenv("VPSIE_INTEGRATION") == "" {
+	if false && os.Getenv("VPSIE_INTEGRATION") == "" {
 		t.Skip("manager-level suite is opt-in while VPSieNodes do not reach Ready in it (issue 6); set VPSIE_INTEGRATION=1 to run it")
 	}
 	RegisterFailHandler(Fail)

@@ -69,6 +69,9 @@ type Options struct {
 	// AttributionWindow: a VPSieNode whose requested worker was never attributed asks again
 	// only after this long (default 10m).
 	AttributionWindow time.Duration
+	// ListingMaxAge: concurrent callers share one VPSie listing of the cluster's workers (and
+	// of its node groups) not older than this (default 1s).
+	ListingMaxAge time.Duration
 }
 
 // CloudProvider is the VPSie managed-Kubernetes cloud provider.
@@ -85,6 +88,10 @@ type CloudProvider struct {
 	asyncWait         time.Duration
 	pollInterval      time.Duration
 	attributionWindow time.Duration
+	listingMaxAge     time.Duration
+
+	clusterListing shared[*vpsieapi.Cluster]
+	groupListing   shared[[]vpsieapi.NodeGroup]
 
 	// catalogMu serialises catalogue refreshes, so concurrent callers share one ListOffers.
 	catalogMu sync.Mutex
@@ -151,6 +158,7 @@ func New(opts Options) (*CloudProvider, error) {
 		{"unavailable TTL", &opts.UnavailableTTL, DefaultUnavailableTTL},
 		{"async poll interval", &opts.AsyncPollInterval, DefaultAsyncPollInterval},
 		{"attribution window", &opts.AttributionWindow, DefaultAttributionWindow},
+		{"listing max age", &opts.ListingMaxAge, DefaultListingMaxAge},
 	} {
 		if *d.v < 0 {
 			return nil, fmt.Errorf("vpsie cloud provider: %s must not be negative, got %s", d.name, *d.v)
@@ -172,6 +180,9 @@ func New(opts Options) (*CloudProvider, error) {
 		opts.Logger = logr.Discard()
 	}
 	return &CloudProvider{
+		clusterListing:    shared[*vpsieapi.Cluster]{clock: opts.Clock},
+		groupListing:      shared[[]vpsieapi.NodeGroup]{clock: opts.Clock},
+		listingMaxAge:     opts.ListingMaxAge,
 		api:               opts.Client,
 		kube:              opts.KubeClient,
 		clusterID:         opts.ClusterID,
@@ -218,7 +229,10 @@ func (c *CloudProvider) Delete(ctx context.Context, vn *v1alpha1.VPSieNode) erro
 	if instanceID == "" {
 		return cloudprovider.NewNotFoundError(fmt.Errorf("vpsienode %s has no instance", vn.Name))
 	}
-	if err := c.api.DeleteWorker(ctx, c.clusterID, instanceID); err != nil {
+	err := c.api.DeleteWorker(ctx, c.clusterID, instanceID)
+	// A listing from before the delete may still show the worker.
+	c.clusterListing.invalidate()
+	if err != nil {
 		if vpsieapi.IsNotFound(err) {
 			return cloudprovider.NewNotFoundError(fmt.Errorf("deleting worker %s, %w", instanceID, err))
 		}
@@ -252,7 +266,7 @@ func (c *CloudProvider) List(ctx context.Context) ([]*cloudprovider.Instance, er
 	if err != nil {
 		return nil, err
 	}
-	cluster, err := c.api.GetCluster(ctx, c.clusterID)
+	cluster, err := c.cluster(ctx, c.listingMaxAge)
 	if err != nil {
 		return nil, fmt.Errorf("listing workers, %w", err)
 	}

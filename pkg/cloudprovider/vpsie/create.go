@@ -45,7 +45,12 @@ func (c *CloudProvider) Create(ctx context.Context, vn *v1alpha1.VPSieNode) (*v1
 	if err != nil {
 		return nil, fmt.Errorf("waiting for the node group of offering %s, %w", o.ID, err)
 	}
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 
 	g, err := c.ensureGroup(ctx, o)
 	if err != nil {
@@ -83,6 +88,8 @@ func (c *CloudProvider) Create(ctx context.Context, vn *v1alpha1.VPSieNode) (*v1
 	}
 	log.Info("requesting worker", "groupID", g.ID, "group", g.Name)
 	res, err := c.api.AddWorker(ctx, c.clusterID, g.ID)
+	// Whatever the answer, a listing from before the add may lack a worker it built.
+	c.clusterListing.invalidate()
 	if err != nil {
 		return nil, c.addFailed(ctx, vn, o, g, at, err)
 	}
@@ -90,7 +97,7 @@ func (c *CloudProvider) Create(ctx context.Context, vn *v1alpha1.VPSieNode) (*v1
 		c.claim(vn.Name, res.Node.Identifier, g.ID)
 		w := vpsieapi.ClusterNode{Identifier: res.Node.Identifier, Hostname: res.Node.Hostname, Status: res.Node.Status, GroupID: g.ID}
 		// Best effort: the listing also has the worker's address.
-		if cl, err := c.api.GetCluster(ctx, c.clusterID); err == nil {
+		if cl, err := c.cluster(ctx, 0); err == nil {
 			for _, n := range cl.Nodes {
 				if n.Identifier == w.Identifier {
 					w = n
@@ -101,13 +108,23 @@ func (c *CloudProvider) Create(ctx context.Context, vn *v1alpha1.VPSieNode) (*v1
 		return c.launched(vn, o, w), nil
 	}
 
+	// The wait does not hold the group's lock: the request is recorded, so other VPSieNodes of
+	// the group may ask for their workers meanwhile and attribution (by request order) still
+	// gives each worker to one of them. Holding it would make a burst of one size launch one
+	// VPSieNode per listing delay.
 	deadline := c.clock.Now().Add(c.asyncWait)
 	for c.asyncWait > 0 && c.clock.Now().Before(deadline) {
+		unlock()
+		locked = false
 		select {
 		case <-ctx.Done():
 			return nil, cloudprovider.NewLaunchPendingError(c.pollInterval, "worker requested, stopped waiting for it: "+ctx.Err().Error())
 		case <-c.clock.After(c.pollInterval):
 		}
+		if unlock, err = c.lockGroup(ctx, o.ID); err != nil {
+			return nil, cloudprovider.NewLaunchPendingError(c.pollInterval, "worker requested, stopped waiting for it: "+err.Error())
+		}
+		locked = true
 		v, err := c.observe(ctx, g)
 		if err != nil {
 			log.V(1).Info("listing workers while waiting for the requested one failed", "error", err.Error())
@@ -170,7 +187,7 @@ type view struct {
 // observe lists the group's workers and the VPSieNodes, and prunes the in-memory claims and
 // requests that the VPSieNodes now show (or that are moot).
 func (c *CloudProvider) observe(ctx context.Context, g nodeGroup) (*view, error) {
-	cluster, err := c.api.GetCluster(ctx, c.clusterID)
+	cluster, err := c.cluster(ctx, c.listingMaxAge)
 	if err != nil {
 		return nil, fmt.Errorf("listing workers, %w", err)
 	}

@@ -192,7 +192,9 @@ var _ = Describe("Create", func() {
 	})
 
 	It("waits for a short Retry-After on 429 (the client retries add-worker after a 429)", func(ctx context.Context) {
-		h := newHarness(ctx, setup{client: func(o *vpsieapi.Options) { o.MaxRetries = 3 }})
+		// Every listing is fresh, so the second launch lists (the one call the limit lets
+		// through) before it adds.
+		h := newHarness(ctx, setup{client: func(o *vpsieapi.Options) { o.MaxRetries = 3 }, provider: freshListings})
 		// The first launch creates the group and caches the catalogue, so the next one makes
 		// only the calls the rate limit is about.
 		out, err := h.cp.Create(ctx, newVPSieNode(ctx, "101"))
@@ -210,7 +212,7 @@ var _ = Describe("Create", func() {
 	})
 
 	It("surfaces a 429 the client does not wait out and withdraws the request", func(ctx context.Context) {
-		h := newHarness(ctx, setup{client: func(o *vpsieapi.Options) { o.MaxRetries = 3; o.MaxRetryAfter = 100 * time.Millisecond }})
+		h := newHarness(ctx, setup{client: func(o *vpsieapi.Options) { o.MaxRetries = 3; o.MaxRetryAfter = 100 * time.Millisecond }, provider: freshListings})
 		out, err := h.cp.Create(ctx, newVPSieNode(ctx, "101"))
 		Expect(err).NotTo(HaveOccurred())
 		persist(ctx, out)
@@ -297,3 +299,6 @@ var _ = Describe("Create", func() {
 		Expect(h.addWorkerCalls()).To(BeZero())
 	})
 })
+
+// freshListings makes every call list the cluster again instead of sharing a recent listing.
+func freshListings(o *vpsie.Options) { o.ListingMaxAge = time.Nanosecond }

@@ -48,7 +48,7 @@ func sanitize(s string) string {
 
 // refreshGroups lists our node groups and caches them by size.
 func (c *CloudProvider) refreshGroups(ctx context.Context) ([]nodeGroup, error) {
-	all, err := c.api.ListNodeGroups(ctx, c.clusterID)
+	all, err := c.nodeGroups(ctx, c.listingMaxAge)
 	if err != nil {
 		return nil, fmt.Errorf("listing node groups, %w", err)
 	}
@@ -86,6 +86,7 @@ func (c *CloudProvider) ensureGroup(ctx context.Context, o cloudprovider.Offerin
 	}
 	name := c.groupName(o)
 	created, err := c.api.CreateNodeGroup(ctx, c.clusterID, name, sizeID)
+	c.groupListing.invalidate()
 	switch {
 	case err == nil:
 		g = nodeGroup{ID: created.ID, Name: created.Name, SizeID: sizeID}
@@ -113,7 +114,7 @@ func (c *CloudProvider) ensureGroup(ctx context.Context, o cloudprovider.Offerin
 // findGroup looks our group of a size up in a fresh listing. A group of that size that is not
 // ours is an error: VPSie allows one group per size, so the offering cannot be used.
 func (c *CloudProvider) findGroup(ctx context.Context, sizeID int) (nodeGroup, bool, error) {
-	all, err := c.api.ListNodeGroups(ctx, c.clusterID)
+	all, err := c.nodeGroups(ctx, 0)
 	if err != nil {
 		return nodeGroup{}, false, fmt.Errorf("listing node groups, %w", err)
 	}

@@ -11,10 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/multierr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -173,7 +175,7 @@ func (p *Provisioner) Reconcile(ctx context.Context) (bool, error) {
 		return true, nil
 	}
 	snap := p.cluster.Snapshot()
-	metrics.PendingPods.Set(float64(len(snap.Pending)))
+	metrics.PendingPods.Set(float64(len(snap.Pending) + snap.Nominated))
 	p.forget(snap.Pending)
 	if len(snap.Pending) == 0 {
 		return false, nil
@@ -208,6 +210,7 @@ func (p *Provisioner) Reconcile(ctx context.Context) (bool, error) {
 		for _, key := range e.Pods {
 			p.tell(pods[key], corev1.EventTypeNormal, EventNominated, vn, fmt.Sprintf("Waiting for VPSieNode %s, which is being launched", vn))
 		}
+		p.cluster.Nominate(uids(pods, e.Pods), vn)
 	}
 	for _, u := range plan.Unschedulable {
 		msg := "No NodeGroup can host this pod: " + strings.Join(u.Reasons, "; ")
@@ -348,6 +351,14 @@ func (p *Provisioner) launch(ctx context.Context, snap *state.Snapshot, plan *si
 	if err != nil {
 		return err
 	}
+	// Limits are decided in plan order, one node after the other; the decided nodes are then
+	// created side by side, so a burst of hundreds of nodes is not one API round trip apiece.
+	type decided struct {
+		nn simulator.NewNode
+		ng *v1alpha1.NodeGroup
+		vn *v1alpha1.VPSieNode
+	}
+	var creates []decided
 	for _, nn := range plan.NewNodes {
 		ng := groups[nn.NodeGroup]
 		if ng == nil {
@@ -363,26 +374,31 @@ func (p *Provisioner) launch(ctx context.Context, snap *state.Snapshot, plan *si
 			logger.Info("not launching: nodegroup limit", "NodeGroup", ng.Name, "offering", nn.Offering.Name, "reason", why)
 			continue
 		}
-		vn := cloudprovider.NewVPSieNode(ng, nn.Offering, scheduling.DefaultReservation())
+		counts.add(ng.Name, nn.Offering)
 		if p.opts.DryRun {
 			p.recorder.Eventf(ng, corev1.EventTypeNormal, EventDryRun, "Would launch %s for %d pods (dry run)", nn.Offering.Name, len(nn.Pods))
 			logger.Info("dry run: would launch", "NodeGroup", ng.Name, "offering", nn.Offering.Name, "pods", len(nn.Pods))
-			counts.add(ng.Name, nn.Offering)
 			continue
 		}
-		if err := p.kubeClient.Create(ctx, vn); err != nil {
-			return fmt.Errorf("creating vpsienode for nodegroup %s, %w", ng.Name, err)
-		}
-		p.cluster.MarkLaunched(vn.Name)
-		counts.add(ng.Name, nn.Offering)
-		metrics.NodesCreated.WithLabelValues(ng.Name, "provisioning").Inc()
-		logger.Info("launching", "VPSieNode", vn.Name, "NodeGroup", ng.Name, "offering", nn.Offering.Name, "hourlyPrice", nn.Offering.HourlyPrice, "pods", len(nn.Pods))
-		for _, key := range nn.Pods {
-			p.tell(pods[key], corev1.EventTypeNormal, EventNominated, vn.Name,
-				fmt.Sprintf("Planned onto new VPSieNode %s (%s, NodeGroup %s)", vn.Name, nn.Offering.Name, ng.Name))
-		}
+		creates = append(creates, decided{nn: nn, ng: ng, vn: cloudprovider.NewVPSieNode(ng, nn.Offering, scheduling.DefaultReservation())})
 	}
-	return nil
+	errs := make([]error, len(creates))
+	workqueue.ParallelizeUntil(ctx, parallelCreates, len(creates), func(i int) {
+		d := creates[i]
+		if err := p.kubeClient.Create(ctx, d.vn); err != nil {
+			errs[i] = fmt.Errorf("creating vpsienode for nodegroup %s, %w", d.ng.Name, err)
+			return
+		}
+		p.cluster.MarkLaunched(d.vn.Name)
+		p.cluster.Nominate(uids(pods, d.nn.Pods), d.vn.Name)
+		metrics.NodesCreated.WithLabelValues(d.ng.Name, "provisioning").Inc()
+		logger.Info("launching", "VPSieNode", d.vn.Name, "NodeGroup", d.ng.Name, "offering", d.nn.Offering.Name, "hourlyPrice", d.nn.Offering.HourlyPrice, "pods", len(d.nn.Pods))
+		for _, key := range d.nn.Pods {
+			p.tell(pods[key], corev1.EventTypeNormal, EventNominated, d.vn.Name,
+				fmt.Sprintf("Planned onto new VPSieNode %s (%s, NodeGroup %s)", d.vn.Name, d.nn.Offering.Name, d.ng.Name))
+		}
+	})
+	return multierr.Combine(errs...)
 }
 
 // tell emits an event on the pod unless the last verdict the pod heard was the same reason
@@ -415,4 +431,18 @@ func (p *Provisioner) forget(pending []*corev1.Pod) {
 			delete(p.told, uid)
 		}
 	}
+}
+
+// parallelCreates is how many VPSieNodes one pass creates at once.
+const parallelCreates = 16
+
+// uids are the UIDs of the pods with these keys.
+func uids(pods map[string]*corev1.Pod, keys []string) []types.UID {
+	out := make([]types.UID, 0, len(keys))
+	for _, key := range keys {
+		if pod := pods[key]; pod != nil {
+			out = append(out, pod.UID)
+		}
+	}
+	return out
 }

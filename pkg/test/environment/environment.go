@@ -58,6 +58,11 @@ func Start() (*Environment, error) {
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 	}
+	// envtest runs no controller-manager, so the node lifecycle controller that takes the
+	// not-ready taint (added by the TaintNodesByCondition admission plugin on create) off a Ready
+	// Node never runs; without the plugin a Node the emulator reports Ready is Ready, as it is in
+	// a full cluster a moment later. Tests that need the taint set it themselves.
+	env.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins", "TaintNodesByCondition")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting envtest control plane from %s, %w", assets, err)

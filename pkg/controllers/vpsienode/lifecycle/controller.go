@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -48,6 +49,8 @@ const (
 )
 
 const (
+	// MaxConcurrentLaunches is how many VPSieNodes the controller reconciles at once.
+	MaxConcurrentLaunches = 64
 	// pollInterval re-checks a Node that is not registered or initialized yet; Node events
 	// usually come first.
 	pollInterval = 10 * time.Second
@@ -100,6 +103,9 @@ func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
 	c.indexed = true
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("vpsienode.lifecycle").
+		// A launch may wait on VPSie for seconds; a burst of VPSieNodes must launch side by side,
+		// not one after another.
+		WithOptions(controller.Options{MaxConcurrentReconciles: MaxConcurrentLaunches}).
 		For(&v1alpha1.VPSieNode{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeToVPSieNode)).
 		Complete(reconcile.AsReconciler(mgr.GetClient(), c))

@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -45,6 +46,9 @@ const PodNodeNameIndex = "spec.nodeName"
 // but the two the lifecycle controller counts itself when it deletes (launch_failed,
 // registration_timeout).
 const TerminationReasonDeleted = "deleted"
+
+// MaxConcurrentTerminations is how many VPSieNodes the controller terminates at once.
+const MaxConcurrentTerminations = 64
 
 const (
 	// drainPoll re-checks a node whose pods are still leaving.
@@ -110,6 +114,8 @@ func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("vpsienode.termination").
+		// Draining one node waits on evictions and VPSie; nodes are terminated side by side.
+		WithOptions(controller.Options{MaxConcurrentReconciles: MaxConcurrentTerminations}).
 		For(&v1alpha1.VPSieNode{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			if name := o.GetLabels()[v1alpha1.LabelVPSieNode]; name != "" {
