@@ -107,6 +107,56 @@ var _ = Describe("Attribution", func() {
 		Expect(h.addWorkerCalls()).To(Equal(n), "nobody asked twice")
 	})
 
+	It("lets concurrent launches of one group wait side by side on one shared listing", func(ctx context.Context) {
+		h := newHarness(ctx, setup{
+			emulator: func(c *emulator.Config) {
+				c.Switches.AddWorkerMode = emulator.AddWorkerAsync
+				c.Switches.AsyncListDelay = emulator.Duration(300 * time.Millisecond)
+			},
+			provider: func(o *vpsie.Options) {
+				o.AsyncWait = 5 * time.Second
+				o.AsyncPollInterval = 20 * time.Millisecond
+				o.ListingMaxAge = 250 * time.Millisecond
+			},
+		})
+		// The group exists and the catalogue is cached, so only the launches' own calls count.
+		first, err := h.cp.Create(ctx, newVPSieNode(ctx, "101"))
+		if cloudprovider.IsLaunchPending(err) {
+			Eventually(func() error { first, err = h.cp.Create(ctx, refetch(ctx, first)); return err }).Should(Succeed())
+		}
+		Expect(err).NotTo(HaveOccurred())
+		listings := h.srv.Calls().Calls[emulator.CallGetCluster]
+
+		const n = 10
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			vn := newVPSieNode(ctx, "101")
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				// Each waits for its worker inside one Create: none holds the group while waiting.
+				out, err := h.cp.Create(ctx, vn)
+				Expect(err).NotTo(HaveOccurred())
+				ids[i] = out.Status.InstanceID
+			}()
+		}
+		wg.Wait()
+		Expect(h.addWorkerCalls()).To(Equal(n + 1))
+		Expect(ids).To(HaveLen(n))
+		distinct := map[string]bool{}
+		for _, id := range ids {
+			Expect(id).NotTo(BeEmpty())
+			distinct[id] = true
+		}
+		Expect(distinct).To(HaveLen(n), "one worker each")
+		// Polling alone, each launch would list every 20ms for 300ms or more (over 150 calls);
+		// sharing costs one listing per add (a listing from before an add is stale) plus one
+		// per max age while they wait.
+		Expect(h.srv.Calls().Calls[emulator.CallGetCluster] - listings).To(BeNumerically("<=", 2*n+10))
+	})
+
 	It("adopts a worker whose claim was handed out but never persisted before a restart", func(ctx context.Context) {
 		h := newHarness(ctx, setup{})
 		vn := newVPSieNode(ctx, "101")
