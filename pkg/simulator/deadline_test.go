@@ -70,7 +70,9 @@ func TestSolveContextDeadlinePassed(t *testing.T) {
 	g.Expect(plan.Unschedulable).To(HaveLen(1))
 	g.Expect(plan.Unschedulable[0].Pod).To(Equal("default/huge"))
 	g.Expect(plan.Deferred).NotTo(BeEmpty())
-	g.Expect(plan.NewNodes).To(BeEmpty())
+	// With no time left at all a pass still opens a few nodes, so pass after pass progresses.
+	g.Expect(plan.NewNodes).NotTo(BeEmpty())
+	g.Expect(len(plan.NewNodes)).To(BeNumerically("<=", minProgressNodes))
 	g.Expect(plan.LowerBoundError).To(ContainSubstring("deadline"))
 	expectPlacementsValid(g, in, plan, s)
 }

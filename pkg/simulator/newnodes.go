@@ -312,6 +312,9 @@ func (s *solver) openNode(ti int, fill []fillItem, remaining []int, total *int) 
 	return placed, nil
 }
 
+// minProgressNodes is how many nodes the greedy opens in one call even past the deadline.
+const minProgressNodes = 8
+
 // greedy opens one node at a time: the candidate with the lowest price per LP value packed.
 // Candidates per template are quick arithmetic fills in a few class orders plus, for templates
 // the LP uses, the LP's own per-node pattern rounded to whole pods.
@@ -321,8 +324,13 @@ func (s *solver) greedy(remaining []int, total *int) error {
 		return err
 	}
 	pricedAt := *total
+	opened := 0
 	for *total > 0 {
-		if s.expired() {
+		// Past the deadline the greedy stops, but not before it has opened a few nodes: a
+		// pass whose preparation alone takes the deadline (a slow machine, thousands of
+		// classes) must still get some pods their nodes, or every pass would end where the
+		// last one did.
+		if s.expired() && opened >= minProgressNodes {
 			s.cut = true
 			return nil
 		}
@@ -359,6 +367,7 @@ func (s *solver) greedy(remaining []int, total *int) error {
 		if _, err := s.openNode(best, bestFill, remaining, total); err != nil {
 			return err
 		}
+		opened++
 		if float64(*total) <= rePriceFraction*float64(pricedAt) && *total > 0 && !s.hurry() {
 			if res, orders, err = s.price(remaining); err != nil {
 				return err

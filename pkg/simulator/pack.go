@@ -495,6 +495,7 @@ func (s *solver) bestFit(ci int, names []string, eligible func(i int) bool) erro
 	// class keeps rejecting it - unless the class depends on other pods.
 	rejected := make([]bool, len(names))
 	tried := make([]bool, len(names))
+	refusals := 0
 	for s.next[ci] < len(c.pods) {
 		if s.expired() {
 			s.cut = true
@@ -534,10 +535,24 @@ func (s *solver) bestFit(ci int, names []string, eligible func(i int) bool) erro
 			} else {
 				rejected[best] = true
 			}
+			if !placed {
+				refusals++
+				// In a hurry, a class the best-fitting nodes keep refusing (anti-affinity
+				// against pods already there, say) stops trying the others: trying every
+				// node for every such class could use up the time left before any pod gets
+				// a node, pass after pass.
+				if refusals >= hurryRefusals && s.hurry() {
+					return nil
+				}
+			}
 		}
 	}
 	return nil
 }
+
+// hurryRefusals is how many Filter refusals one class gets in bestFit once the solve is in a
+// hurry.
+const hurryRefusals = 4
 
 func (s *solver) place(ci int, node string) error {
 	c := s.classes[ci]
