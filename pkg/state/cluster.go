@@ -47,7 +47,7 @@ type Cluster struct {
 	launched map[string]time.Time
 	// nominations map a pending pod to the VPSieNode a plan put it on (see Nominate).
 	nominations map[types.UID]string
-	synced   []func() bool
+	synced      []func() bool
 }
 
 // launchedTTL bounds how long Synced waits for a VPSieNode this process created to show up (it
