@@ -9,6 +9,10 @@ TOOLS := hack/tools.sh
 ENVTEST_ASSETS = $(shell $(TOOLS) --dir envtest)
 CONTROLLER_GEN = $(shell $(TOOLS) --dir controller-gen)/controller-gen
 GOLANGCI_LINT = $(shell $(TOOLS) --dir golangci-lint)/golangci-lint
+HELM = $(shell $(TOOLS) --dir helm)/helm
+CHART = charts/vpsie-autoscaler
+# the values a real install must give; the chart refuses to render without them
+CHART_SET = --set clusterID=c0000000-0000-4000-8000-000000000001 --set vpsie.token=example
 OUTPUT := _output
 TEST_FLAGS ?= -race
 TEST_PKGS ?= $(shell $(GO) list ./... | grep -v '/test/integration$$')
@@ -63,12 +67,22 @@ build: ## Build the binaries into bin/
 	$(GO) build -o bin/ ./cmd/...
 
 ##@ Test
-.PHONY: test fuzz
-test: tools-envtest fuzz ## A short fuzz run, then unit + envtest suites with -race and the manager-level suite, closing with a summary line
+.PHONY: test fuzz chart-check
+test: tools-envtest fuzz chart-check ## A short fuzz run, then unit + envtest suites with -race and the manager-level suite, closing with a summary line
 	@mkdir -p $(OUTPUT)
 	( KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test $(TEST_FLAGS) -json $(TEST_PKGS); \
 	  if [ -n "$(INTEGRATION_PKGS)" ]; then KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test $(INTEGRATION_FLAGS) -json $(INTEGRATION_PKGS); fi ) 2>&1 \
 	  | tee $(OUTPUT)/test.json | $(GO) run ./hack/testsummary
+
+chart-check: ## helm lint and helm template (values checked against values.schema.json), and the refusals
+	$(TOOLS) helm
+	$(HELM) lint --strict $(CHART) $(CHART_SET)
+	$(HELM) template vpsie-autoscaler $(CHART) -n kube-system $(CHART_SET) > /dev/null
+	$(HELM) template vpsie-autoscaler $(CHART) -n kube-system $(CHART_SET) --set metrics.serviceMonitor.enabled=true \
+	  --set vpsie.existingSecret=mine --set replicaCount=1 > /dev/null
+	@if $(HELM) template x $(CHART) --set vpsie.token=t >/dev/null 2>&1; then echo "error: the chart rendered without clusterID"; exit 1; fi
+	@if $(HELM) template x $(CHART) $(CHART_SET) --set logLevel=loud >/dev/null 2>&1; then echo "error: values.schema.json let logLevel=loud through"; exit 1; fi
+	@echo "chart-check passed"
 
 fuzz: ## Run each fuzz target for FUZZ_TIME (default 10s)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEnvelope$$' -fuzztime=$(FUZZ_TIME) ./pkg/vpsie
