@@ -66,8 +66,10 @@ func catalogue() (string, []cloudprovider.Offering) {
 }
 
 // start runs the emulator (async add-worker, a boot delay, Nodes created in envtest) and the
-// autoscaler exactly as cmd/vpsie-autoscaler wires it, until the spec ends.
+// autoscaler exactly as cmd/vpsie-autoscaler wires it, until the spec ends. The autoscaler acts
+// as the Helm chart's ServiceAccount, with the chart's RBAC (see chartIdentity).
 func start(ctx context.Context, ns string, switches emulator.Switches, args ...string) *autoscaler {
+	identity, leaseName := chartIdentity(ctx, ns)
 	path, offs := catalogue()
 	emu, err := emulator.New(emulator.Config{
 		OfferingsFile:  path,
@@ -92,6 +94,7 @@ func start(ctx context.Context, ns string, switches emulator.Switches, args ...s
 		"--datacenter=" + dc,
 		"--vpsie-secret-namespace=" + ns,
 		"--leader-election-namespace=" + ns,
+		"--leader-election-id=" + leaseName,
 		"--metrics-bind-address=" + metricsAddr,
 		"--health-probe-bind-address=" + freeAddress(),
 		"--graceful-shutdown-timeout=10s",
@@ -102,7 +105,7 @@ func start(ctx context.Context, ns string, switches emulator.Switches, args ...s
 	opts.SkipControllerNameValidation = true
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	op, err := operator.NewOperator(runCtx, env.Config, opts)
+	op, err := operator.NewOperator(runCtx, identity, opts)
 	Expect(err).NotTo(HaveOccurred())
 	checks, err := controllers.Register(runCtx, controllers.Deps{
 		Manager: op.Manager, CloudProvider: op.CloudProvider, Clock: op.Clock, Options: opts.ControllerOptions(),
