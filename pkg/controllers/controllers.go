@@ -59,7 +59,9 @@ const EventSource = "vpsie-autoscaler"
 func Register(ctx context.Context, deps Deps) (map[string]func() error, error) {
 	mgr, cp, clk, opts := deps.Manager, deps.CloudProvider, deps.Clock, deps.Options
 	kube := mgr.GetClient()
-	recorder := mgr.GetEventRecorderFor(EventSource)
+	// The controllers and their tests speak record.EventRecorder (core/v1 events); moving them to
+	// the events.k8s.io recorder is its own change.
+	recorder := mgr.GetEventRecorderFor(EventSource) //nolint:staticcheck // SA1019, see above
 
 	cluster := state.NewCluster(clk)
 	if err := cluster.Register(ctx, mgr); err != nil {

@@ -200,7 +200,7 @@ func NewOperator(ctx context.Context, restConfig *rest.Config, opts *Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("creating vpsie cloud provider, %w", err)
 	}
-	var provider cloudprovider.CloudProvider = cloudprovider.WithMetrics(cp)
+	provider := cloudprovider.WithMetrics(cp)
 	if opts.DryRun {
 		provider = NewDryRun(provider, log)
 	}
