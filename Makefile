@@ -79,7 +79,8 @@ chart-check: ## helm lint and helm template (values checked against values.schem
 	$(HELM) lint --strict $(CHART) $(CHART_SET)
 	$(HELM) template vpsie-autoscaler $(CHART) --kube-version 1.37.2 -n kube-system $(CHART_SET) > /dev/null
 	$(HELM) template vpsie-autoscaler $(CHART) --kube-version 1.37.2 -n kube-system $(CHART_SET) --set metrics.serviceMonitor.enabled=true \
-	  --set vpsie.existingSecret=mine --set replicaCount=1 > /dev/null
+	  --set vpsie.existingSecret=mine --set replicaCount=1 --set monitoring.dashboard.enabled=true \
+	  --set monitoring.alerts.enabled=true --set monitoring.prometheusRule.enabled=true > /dev/null
 	@if $(HELM) template x $(CHART) --kube-version 1.37.2 --set vpsie.token=t >/dev/null 2>&1; then echo "error: the chart rendered without clusterID"; exit 1; fi
 	@if $(HELM) template x $(CHART) --kube-version 1.37.2 $(CHART_SET) --set logLevel=loud >/dev/null 2>&1; then echo "error: values.schema.json let logLevel=loud through"; exit 1; fi
 	@echo "chart-check passed"

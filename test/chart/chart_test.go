@@ -1,6 +1,7 @@
 // Package chart checks the Helm chart against the binary and its own documentation: every flag
 // of the binary is set by the Deployment, and the chart README's values table matches
-// values.yaml. (helm lint and helm template run in `make chart-check`.)
+// values.yaml, and the dashboard and alert rules use only exported metrics. (helm lint and helm
+// template run in `make chart-check`.)
 package chart
 
 import (
@@ -13,8 +14,10 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/metrics"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/operator"
 )
 
@@ -136,4 +139,54 @@ func TestReadmeTableMatchesValues(t *testing.T) {
 		}
 	}
 	g.Expect(undocumented).To(BeEmpty(), "values without a \"# --\" description")
+}
+
+var metricRef = regexp.MustCompile(`vpsie_autoscaler_[a-z_]+`)
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// The dashboard and the alert rules only use metrics the binary exports.
+func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
+	g := NewWithT(t)
+	defined := map[string]bool{}
+	for _, c := range metrics.All() {
+		ch := make(chan *prometheus.Desc, 16)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			if m := fqName.FindStringSubmatch(d.String()); m != nil {
+				defined[m[1]] = true
+			}
+		}
+	}
+	g.Expect(defined).NotTo(BeEmpty())
+	for _, file := range []string{"files/dashboard.json", "files/alerts.yaml"} {
+		text := read(t, file)
+		refs := metricRef.FindAllString(text, -1)
+		g.Expect(refs).NotTo(BeEmpty(), file)
+		for _, ref := range refs {
+			name := ref
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if !defined[name] {
+					name = strings.TrimSuffix(name, suffix)
+				}
+			}
+			g.Expect(defined).To(HaveKey(name), "%s uses %s, which the binary does not export", file, ref)
+		}
+	}
+	// Each alert says what happened.
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `json:"alert"`
+				Expr        string            `json:"expr"`
+				Annotations map[string]string `json:"annotations"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	g.Expect(yaml.Unmarshal([]byte(read(t, "files/alerts.yaml")), &rules)).To(Succeed())
+	g.Expect(rules.Groups).NotTo(BeEmpty())
+	for _, r := range rules.Groups[0].Rules {
+		g.Expect(r.Alert).NotTo(BeEmpty())
+		g.Expect(r.Expr).NotTo(BeEmpty(), r.Alert)
+		g.Expect(r.Annotations).To(HaveKey("summary"), r.Alert)
+	}
 }
