@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -462,21 +463,14 @@ func (c *Cluster) Snapshot() *Snapshot {
 
 // initializedAt is when the VPSieNode's Initialized condition last changed.
 func initializedAt(vn *v1alpha1.VPSieNode) time.Time {
-	for _, cond := range vn.Status.Conditions {
-		if cond.Type == v1alpha1.VPSieNodeInitialized {
-			return cond.LastTransitionTime.Time
-		}
+	if cond := meta.FindStatusCondition(vn.Status.Conditions, v1alpha1.VPSieNodeInitialized); cond != nil {
+		return cond.LastTransitionTime.Time
 	}
 	return time.Time{}
 }
 
 func initialized(vn *v1alpha1.VPSieNode) bool {
-	for _, cond := range vn.Status.Conditions {
-		if cond.Type == v1alpha1.VPSieNodeInitialized {
-			return cond.Status == metav1.ConditionTrue
-		}
-	}
-	return false
+	return meta.IsStatusConditionTrue(vn.Status.Conditions, v1alpha1.VPSieNodeInitialized)
 }
 
 func nodeReady(n *corev1.Node) bool {
