@@ -46,6 +46,25 @@ check_tools_mod() {
   fi
 }
 
+# Built from the module proxy the Kubernetes binaries would report v0.0.0-master, which Helm
+# (kubeVersion constraints) and version-skew checks refuse: stamp the real version in, the way
+# the Kubernetes release build does.
+k8s_version_ldflags() {
+  local v=${KUBERNETES_VERSION#v} pkg=k8s.io/component-base/version
+  local major=${v%%.*} rest=${v#*.}
+  echo "-X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=${rest%%.*} -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+}
+
+# stamped: a Kubernetes binary in the cache reports the pinned version (older caches held
+# unstamped builds, which are rebuilt; the Go build cache makes that a relink).
+stamped() {
+  case "$1" in
+    kube-apiserver|kube-controller-manager|kube-scheduler)
+      "$2" --version 2>/dev/null | grep -qF "Kubernetes $KUBERNETES_VERSION" ;;
+    *) return 0 ;;
+  esac
+}
+
 # go install into a temporary dir then move, so an interrupted build never leaves a half tool.
 install_one() {
   local name=$1 dir tmp
@@ -58,7 +77,7 @@ install_one() {
     ln -sf "$(dir_of kube-apiserver)/kube-apiserver" "$dir/kube-apiserver"
     return 0
   fi
-  if [ -x "$dir/$name" ]; then return 0; fi
+  if [ -x "$dir/$name" ] && stamped "$name" "$dir/$name"; then return 0; fi
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/.build-$name.XXXXXX")
   echo "building $name $(version_of "$name") into $dir" >&2
@@ -67,7 +86,7 @@ install_one() {
     etcd)
       (cd "$root/tools" && GOBIN="$tmp" go install ./etcd) ;;
     kube-apiserver|kube-controller-manager|kube-scheduler)
-      (cd "$root/tools" && GOBIN="$tmp" go install "k8s.io/kubernetes/cmd/$name") ;;
+      (cd "$root/tools" && GOBIN="$tmp" go install -ldflags "$(k8s_version_ldflags)" "k8s.io/kubernetes/cmd/$name") ;;
     kwok)
       GOBIN="$tmp" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" ;;
     helm)

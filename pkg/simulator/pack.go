@@ -281,6 +281,11 @@ func (s *solver) solve() (*Plan, error) {
 	if err := s.packNew(); err != nil {
 		return nil, err
 	}
+	for round := 0; round < len(s.groups) && s.fallBack(); round++ {
+		if err := s.packNew(); err != nil {
+			return nil, err
+		}
+	}
 	return s.plan(pending)
 }
 
@@ -376,6 +381,36 @@ func (s *solver) placement(pending int) *Plan {
 	slices.Sort(plan.Deferred)
 	slices.SortFunc(plan.Unschedulable, func(a, b Unschedulable) int { return cmp.Compare(a.Pod, b.Pod) })
 	return plan
+}
+
+// fallBack lets the pods left unplaced because their highest-weight NodeGroups reached
+// maxNodes or their limits get new nodes from the next weight tier that still has room, as a
+// lower-weight NodeGroup is the user's second choice, not no choice. It says whether any class
+// gained templates (then the caller packs again).
+func (s *solver) fallBack() bool {
+	if s.expired() || s.cut {
+		return false
+	}
+	changed := false
+	for ci, c := range s.classes {
+		if s.next[ci] >= len(c.pods) || s.couldOpen(ci) {
+			continue
+		}
+		best := int32(math.MinInt32)
+		for ti, t := range s.templates {
+			if s.fits[ci][ti] && t.group.allows(t.offering) {
+				best = max(best, t.group.weight)
+			}
+		}
+		if best == math.MinInt32 {
+			continue
+		}
+		for ti, t := range s.templates {
+			s.allowed[ci][ti] = s.fits[ci][ti] && t.group.weight == best && t.group.allows(t.offering)
+		}
+		changed = true
+	}
+	return changed
 }
 
 // classifyTemplates decides which templates class ci may get a NEW node from: those whose

@@ -259,6 +259,54 @@ func TestWeightWinsOverPrice(t *testing.T) {
 	g.Expect(plan.NewNodes[0].Offering.Name).To(Equal("s-8vcpu-16gb"))
 }
 
+func TestFullHighWeightGroupFallsBackToTheNextTier(t *testing.T) {
+	g := NewWithT(t)
+	preferred := func() *v1alpha1.NodeGroup {
+		return testNodeGroup("preferred", ngWeight(10), ngMaxNodes(1),
+			ngRequirement(v1alpha1.LabelInstanceType, v1alpha1.NodeSelectorOpIn, "s-2vcpu-2gb"))
+	}
+	// Filled during the plan: one node from the preferred group, the rest from the other.
+	plan := solveT(t, Input{
+		NodeGroups: []*v1alpha1.NodeGroup{preferred(), testNodeGroup("fallback")},
+		Offerings:  standardOfferings(),
+		Pods:       replicas(3, "web", "1500m", "1Gi"),
+	})
+	g.Expect(plan.Unschedulable).To(BeEmpty())
+	groups := map[string]int{}
+	for _, n := range plan.NewNodes {
+		groups[n.NodeGroup] += len(n.Pods)
+	}
+	g.Expect(plan.Deferred).To(BeEmpty())
+	g.Expect(plan.OnNew()).To(Equal(3), "%+v", plan.NewNodes)
+	g.Expect(groups).To(HaveKeyWithValue("preferred", 1))
+	g.Expect(groups).To(HaveKeyWithValue("fallback", 2))
+
+	// Full before the plan: its node exists already (room for one pod).
+	full := testNode("preferred-0", "2", "2Gi", map[string]string{v1alpha1.LabelNodeGroup: "preferred"})
+	plan = solveT(t, Input{
+		NodeGroups: []*v1alpha1.NodeGroup{preferred(), testNodeGroup("fallback")},
+		Offerings:  standardOfferings(),
+		Nodes:      []*corev1.Node{full},
+		Pods:       replicas(3, "web", "1500m", "1Gi"),
+	})
+	g.Expect(plan.Unschedulable).To(BeEmpty())
+	g.Expect(plan.OnExisting()).To(Equal(1))
+	g.Expect(plan.OnNew()).To(Equal(2))
+	for _, n := range plan.NewNodes {
+		g.Expect(n.NodeGroup).To(Equal("fallback"))
+	}
+
+	// With no other tier the reason still names the limit.
+	plan = solveT(t, Input{
+		NodeGroups: []*v1alpha1.NodeGroup{preferred()},
+		Offerings:  standardOfferings(),
+		Nodes:      []*corev1.Node{full},
+		Pods:       replicas(2, "web", "1500m", "1Gi"),
+	})
+	g.Expect(plan.Unschedulable).To(HaveLen(1))
+	g.Expect(plan.Unschedulable[0].Reasons).To(ConsistOf(ContainSubstring("maxNodes 1 reached")))
+}
+
 func TestOfferingConstraints(t *testing.T) {
 	g := NewWithT(t)
 	ng := testNodeGroup("general")

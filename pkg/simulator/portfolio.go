@@ -48,10 +48,16 @@ type solverState struct {
 	groups   [][3]int64
 	placedOn map[string][]podRef
 	seq      int
+	// newNodes planned before the save (a fallback round packs on top of an earlier one);
+	// copied, since attempts may change a planned node in place (downsizing).
+	newNodes []plannedNode
 }
 
 func (s *solver) save() solverState {
 	st := solverState{next: append([]int(nil), s.next...), placedOn: maps.Clone(s.placedOn), seq: s.seq}
+	for _, n := range s.newNodes {
+		st.newNodes = append(st.newNodes, *n)
+	}
 	for _, a := range s.allowed {
 		st.allowed = append(st.allowed, append([]bool(nil), a...))
 	}
@@ -71,6 +77,9 @@ func (s *solver) restore(st solverState) {
 	}
 	s.placedOn = maps.Clone(st.placedOn)
 	s.newNodes = nil
+	for _, n := range st.newNodes {
+		s.newNodes = append(s.newNodes, &n)
+	}
 	s.seq = st.seq
 }
 

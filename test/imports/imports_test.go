@@ -26,6 +26,7 @@ var layers = []struct {
 	rank   int
 }{
 	{"pkg/apis", 0},
+	{"pkg/toolcache", 0},
 	{"pkg/vpsie", 0},
 	{"pkg/scheduling", 1},
 	{"pkg/metrics", 1},
@@ -35,6 +36,7 @@ var layers = []struct {
 	{"pkg/simulator", 3},
 	{"pkg/controllers", 4},
 	{"pkg/operator", 5},
+	{"pkg/local", 5},
 	{"cmd", 6},
 	{"hack", 6},
 	{"test", 7},

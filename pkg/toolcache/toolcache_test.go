@@ -1,4 +1,4 @@
-package tools
+package toolcache
 
 import (
 	"os"
