@@ -77,6 +77,9 @@ type Options struct {
 	// Detach lets the children outlive the launcher (for `demo --keep`): Stop or `vpsie-local
 	// down` stops them. Otherwise they are killed when the launcher dies.
 	Detach bool
+	// Bare starts only etcd, kube-apiserver and kube-scheduler: the plan-fidelity measurement
+	// creates Nodes itself and watches where the real scheduler binds pods.
+	Bare bool
 }
 
 // Cluster is a running local environment.
@@ -179,6 +182,12 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		{"starting the VPSie emulator", c.startEmulator},
 		{"registering the control-plane node", c.controlPlaneNode},
 	}
+	if opts.Bare {
+		steps = append(steps[:3], struct {
+			name string
+			run  func(context.Context) error
+		}{"starting kube-scheduler", c.startScheduler})
+	}
 	for _, s := range steps {
 		start := time.Now()
 		if err := s.run(ctx); err != nil {
@@ -190,6 +199,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 }
 
 func (c *Cluster) buildBinaries(ctx context.Context) error {
+	if c.opts.Bare {
+		return nil
+	}
 	c.binDir = c.opts.BinDir
 	if c.binDir != "" {
 		for _, b := range []string{"vpsie-autoscaler", "vpsie-emulator"} {
@@ -336,17 +348,9 @@ func (c *Cluster) startControllers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	schedConfig := filepath.Join(c.Dir, "scheduler.yaml")
-	if err := os.WriteFile(schedConfig, []byte(fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
-kind: KubeSchedulerConfiguration
-clientConnection:
-  kubeconfig: %q
-  qps: 500
-  burst: 1000
-leaderElection:
-  leaderElect: false
-`, c.Kubeconfig)), 0o644); err != nil {
-		return fmt.Errorf("writing scheduler config, %w", err)
+	schedConfig, err := c.schedulerConfig()
+	if err != nil {
+		return err
 	}
 	ps, err := c.start("kube-scheduler", sched, "--config="+schedConfig,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[1]), "--v=0")
@@ -374,6 +378,43 @@ leaderElection:
 		_, err := c.Kube.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil, nil
 	})
+}
+
+// startScheduler is the scheduler alone, for Bare clusters.
+func (c *Cluster) startScheduler(ctx context.Context) error {
+	sched, err := c.tool("kube-scheduler")
+	if err != nil {
+		return err
+	}
+	ports, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	cfg, err := c.schedulerConfig()
+	if err != nil {
+		return err
+	}
+	ps, err := c.start("kube-scheduler", sched, "--config="+cfg, "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(ports[0]), "--v=0")
+	if err != nil {
+		return err
+	}
+	return c.waitHTTP(ctx, ps, "https://127.0.0.1:"+strconv.Itoa(ports[0])+"/healthz", 60*time.Second)
+}
+
+func (c *Cluster) schedulerConfig() (string, error) {
+	path := filepath.Join(c.Dir, "scheduler.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %q
+  qps: 500
+  burst: 1000
+leaderElection:
+  leaderElect: false
+`, c.Kubeconfig)), 0o644); err != nil {
+		return "", fmt.Errorf("writing scheduler config, %w", err)
+	}
+	return path, nil
 }
 
 func (c *Cluster) startEmulator(ctx context.Context) error {
