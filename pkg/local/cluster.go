@@ -242,6 +242,9 @@ func (c *Cluster) start(name, bin string, args ...string) (*process, error) {
 	return p, nil
 }
 
+// BinDir holds the vpsie-autoscaler and vpsie-emulator binaries the cluster runs.
+func (c *Cluster) BinDir() string { return c.binDir }
+
 // LogFile is where a component's output goes.
 func (c *Cluster) LogFile(component string) string {
 	return filepath.Join(c.Dir, "logs", component+".log")

@@ -56,8 +56,11 @@ type Cluster struct {
 const launchedTTL = time.Minute
 
 // NominationGrace is how long after its VPSieNode is initialized a nominated pod still counts
-// as placed there: the scheduler binds it in that time, or the pod is planned afresh.
-const NominationGrace = 30 * time.Second
+// as placed there: the scheduler binds it in that time, or the pod is planned afresh. The
+// scheduler retries unschedulable pods as soon as a Node becomes schedulable (and backs off
+// 10 s at most), so a pod still pending 10 s later was placed elsewhere than planned and needs
+// a new round; waiting longer only delays that round.
+const NominationGrace = 10 * time.Second
 
 // NewCluster returns an empty model; Register feeds it from a manager's informers, tests may
 // call Update and Delete directly.

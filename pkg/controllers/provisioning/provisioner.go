@@ -39,7 +39,8 @@ type Options struct {
 	BatchMax  time.Duration
 	// SolveDeadline bounds one simulation (default 10s); past it the best plan so far is used.
 	SolveDeadline time.Duration
-	// PollInterval re-plans while pods stay pending without any event (default 30s).
+	// PollInterval re-plans while pods stay pending without any event (default 5s): a nomination
+	// that expires (state.NominationGrace) makes its pod pending again with no event of its own.
 	PollInterval time.Duration
 }
 
@@ -54,7 +55,7 @@ func (o Options) withDefaults() Options {
 		o.SolveDeadline = 10 * time.Second
 	}
 	if o.PollInterval <= 0 {
-		o.PollInterval = 30 * time.Second
+		o.PollInterval = 5 * time.Second
 	}
 	return o
 }
