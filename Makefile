@@ -15,7 +15,7 @@ CHART = charts/vpsie-autoscaler
 CHART_SET = --set clusterID=c0000000-0000-4000-8000-000000000001 --set vpsie.token=example
 OUTPUT := _output
 TEST_FLAGS ?= -race
-TEST_PKGS ?= $(shell $(GO) list ./... | grep -v '/test/integration$$')
+TEST_PKGS ?= $(shell $(GO) list ./... | grep -v '/test/integration$$' | grep -v '/test/e2e')
 # The manager-level suite measures a whole autoscaler against deadlines and batch windows, so it
 # runs without the race detector (which slows the simulator several times); the controllers it
 # wires are raced in their own suites. Naming TEST_PKGS on the command line leaves it out.
@@ -63,8 +63,10 @@ lint: ## golangci-lint (built from the module proxy into the tool cache)
 	$(TOOLS) golangci-lint
 	$(GOLANGCI_LINT) run ./...
 
-build: ## Build the binaries into bin/
-	$(GO) build -o bin/ ./cmd/...
+# The same static build as the Dockerfile's (test/dockerfile keeps them in step).
+GO_BUILD_FLAGS := -trimpath -ldflags="-s -w"
+build: ## Build the static binaries into bin/ (the container image's flags)
+	CGO_ENABLED=0 $(GO) build $(GO_BUILD_FLAGS) -o bin/ ./cmd/...
 
 ##@ Test
 .PHONY: test fuzz chart-check
@@ -87,6 +89,23 @@ chart-check: ## helm lint and helm template (values checked against values.schem
 
 fuzz: ## Run each fuzz target for FUZZ_TIME (default 10s)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEnvelope$$' -fuzztime=$(FUZZ_TIME) ./pkg/vpsie
+
+##@ Local cluster
+E2E_TIMEOUT ?= 40m
+.PHONY: e2e demo local-up local-down
+e2e: tools build ## End-to-end suites on the local cluster (real scheduler, kwok, emulator, helm), then plan fidelity through the bare scheduler
+	@mkdir -p $(OUTPUT)
+	E2E_BIN_DIR=$(CURDIR)/bin $(GO) test -json -timeout $(E2E_TIMEOUT) ./test/e2e/... 2>&1 | tee $(OUTPUT)/e2e.json | $(GO) run ./hack/testsummary
+	@cat $(OUTPUT)/e2e-report.txt $(OUTPUT)/fidelity.txt 2>/dev/null || true
+
+demo: tools build ## Start the local cluster, scale workloads up and down with a live view, print a summary (ARGS=--keep leaves it up)
+	bin/vpsie-local demo --bin-dir bin $(ARGS)
+
+local-up: tools build ## Start the local cluster in the background (state in $$TMPDIR/vpsie-local); prints the KUBECONFIG line
+	hack/local-up
+
+local-down: ## Stop the local cluster local-up (or demo ARGS=--keep) started
+	hack/local-down
 
 ##@ Benchmarks
 BENCH_DIR ?= ../shared/bench
