@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/catalog"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/disruption/emptiness"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/garbagecollection"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/nodegroup"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/provisioning"
@@ -78,6 +79,8 @@ func Register(ctx context.Context, deps Deps) (map[string]func() error, error) {
 		}).Register},
 		{"vpsienode.lifecycle", lifecycle.NewController(kube, cp, clk, recorder, lifecycle.Options{RegistrationTimeout: opts.RegistrationTimeout}).Register},
 		{"vpsienode.termination", termination.NewController(kube, cp, clk, recorder, termination.Options{TerminationGracePeriod: opts.TerminationGracePeriod}).Register},
+		// Shares the provisioner's cluster state: a node that pending pods were planned onto stays.
+		{"disruption.emptiness", emptiness.NewController(kube, mgr.GetAPIReader(), cluster, clk, recorder, emptiness.Options{DryRun: opts.DryRun}).Register},
 		{"nodegroup", nodegroup.NewController(kube, cp, clk, recorder, nodegroup.Options{DryRun: opts.DryRun}).Register},
 		{"garbagecollection", garbagecollection.NewController(kube, cp, clk, recorder, garbagecollection.Options{
 			GracePeriod: opts.GarbageCollectionGracePeriod, Interval: opts.GarbageCollectionInterval,

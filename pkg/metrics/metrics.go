@@ -74,6 +74,11 @@ var (
 		Namespace: Namespace, Subsystem: "nodes", Name: "terminated_total",
 		Help: "VPSieNodes whose termination finished, by NodeGroup and reason (deleted, launch_failed, registration_timeout, instance_gone, ...).",
 	}, []string{LabelNodeGroup, LabelReason})
+	// NodesDisrupted counts VPSieNodes deleted by voluntary disruption, by NodeGroup and reason.
+	NodesDisrupted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "nodes", Name: "disrupted_total",
+		Help: "VPSieNodes deleted by voluntary disruption, by NodeGroup and reason (empty).",
+	}, []string{LabelNodeGroup, LabelReason})
 	// VPSieNodes is the number of VPSieNodes per NodeGroup and phase.
 	VPSieNodes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "vpsienodes", Name: "count",
@@ -152,7 +157,7 @@ var (
 func All() []prometheus.Collector {
 	return []prometheus.Collector{
 		PendingPods, BatchSize, SolveDuration, SolveDeadlineExceeded, PlanCost, PlanLowerBound, UnschedulablePods,
-		NodesCreated, NodesTerminated, VPSieNodes, LaunchDuration, RegistrationDuration, InitializationDuration,
+		NodesCreated, NodesTerminated, NodesDisrupted, VPSieNodes, LaunchDuration, RegistrationDuration, InitializationDuration,
 		CloudProviderDuration, CloudProviderErrors, NodeGroupUsage, NodeGroupLimit, ClusterCost,
 		GarbageCollected, CatalogOfferings, OfferingsUnavailable, CatalogRefreshes,
 	}

@@ -223,6 +223,25 @@ func (c *Cluster) Nominate(pods []types.UID, vpsieNode string) {
 	}
 }
 
+// NominatedTo counts the pods nominated for the VPSieNode (see Nominate) that still wait for
+// capacity. Unlike Snapshot it does not let a nomination lapse after NominationGrace: a pod that
+// is still pending was last planned onto that node (a later plan that puts it on another new
+// node nominates it there instead), so disruption must not take the node away from under it.
+func (c *Cluster) NominatedTo(vpsieNode string) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n := 0
+	for uid, name := range c.nominations {
+		if name != vpsieNode {
+			continue
+		}
+		if p, ok := c.pods[uid]; ok && IsProvisionable(p) {
+			n++
+		}
+	}
+	return n
+}
+
 // Synced says whether the informers have delivered their initial lists and every VPSieNode this
 // process launched is in the model.
 func (c *Cluster) Synced() bool {

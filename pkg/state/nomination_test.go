@@ -113,3 +113,32 @@ func TestNominationOutlivesInitializationByTheGrace(t *testing.T) {
 	g.Expect(pinnedTo(s)).To(HaveKeyWithValue(pod.UID, ""))
 	g.Expect(s.Nodes).To(Equal([]*corev1.Node{node}))
 }
+
+func TestNominatedToCountsWaitingPodsPastTheGrace(t *testing.T) {
+	g := NewWithT(t)
+	clk := clocktesting.NewFakeClock(time.Now())
+	c := state.NewCluster(clk)
+	vn := launching("g1")
+	node := registered(vn, true)
+	for i := range vn.Status.Conditions {
+		vn.Status.Conditions[i].LastTransitionTime = metav1.NewTime(clk.Now())
+	}
+	waiting, bound, unknown := pendingPod(), pendingPod(), pendingPod()
+	for _, o := range []client.Object{vn, node, waiting, bound} {
+		c.Update(o)
+	}
+	c.Nominate([]types.UID{waiting.UID, bound.UID, unknown.UID}, vn.Name)
+	g.Expect(c.NominatedTo(vn.Name)).To(Equal(2), "a pod the model does not have counts for nothing")
+	g.Expect(c.NominatedTo("other")).To(BeZero())
+
+	// Past the grace the snapshot plans the pod afresh, but it still heads for this node.
+	clk.Step(state.NominationGrace)
+	g.Expect(c.NominatedTo(vn.Name)).To(Equal(2))
+
+	onNode := bound.DeepCopy()
+	onNode.Spec.NodeName = node.Name
+	c.Update(onNode)
+	g.Expect(c.NominatedTo(vn.Name)).To(Equal(1), "a bound pod is no longer nominated")
+	c.Delete(waiting)
+	g.Expect(c.NominatedTo(vn.Name)).To(BeZero())
+}

@@ -39,8 +39,9 @@ const (
 	VPSieNodeRegistered = "Registered"
 	// VPSieNodeInitialized is True once that Node is Ready and its startup taints are gone.
 	VPSieNodeInitialized = "Initialized"
-	// VPSieNodeConsolidatable is True when the node has been a consolidation candidate (empty or
-	// underutilized) for the NodeGroup's consolidateAfter.
+	// VPSieNodeConsolidatable is True while the node is a consolidation candidate (reason Empty or
+	// Underutilized); its lastTransitionTime is when it became one, so consolidation acts once
+	// that is the NodeGroup's consolidateAfter ago. False (NotConsolidatable) says why not.
 	VPSieNodeConsolidatable = "Consolidatable"
 	// VPSieNodeDisrupting is True while the node is being voluntarily removed or replaced.
 	VPSieNodeDisrupting = "Disrupting"
