@@ -253,7 +253,7 @@ func waitUntil(ctx context.Context, cond func(context.Context) (bool, error)) er
 		select {
 		case <-ctx.Done():
 			if lastErr != nil {
-				return fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
+				return fmt.Errorf("%w (last error: %w)", ctx.Err(), lastErr)
 			}
 			return fmt.Errorf("timed out, %w", ctx.Err())
 		case <-t.C:

@@ -105,7 +105,7 @@ func bringUp(ctx context.Context, opts local.Options, progress io.Writer) (*loca
 
 func multierrStop(err error, c *local.Cluster) error {
 	if serr := c.Stop(); serr != nil {
-		return fmt.Errorf("%w (and stopping: %v)", err, serr)
+		return fmt.Errorf("%w (and stopping: %w)", err, serr)
 	}
 	return err
 }

@@ -504,7 +504,7 @@ func (c *Cluster) waitHTTP(ctx context.Context, p *process, url string, timeout 
 func (c *Cluster) waitFor(ctx context.Context, p *process, timeout time.Duration, cond func(context.Context) (bool, error)) error {
 	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		if done, err := p.exited(); done {
-			return false, fmt.Errorf("%s exited (%v); last lines of %s:\n%s", p.name, err, c.LogFile(p.name), tail(c.LogFile(p.name), 15))
+			return false, fmt.Errorf("%s exited (%w); last lines of %s:\n%s", p.name, err, c.LogFile(p.name), tail(c.LogFile(p.name), 15))
 		}
 		return cond(ctx)
 	})

@@ -94,6 +94,6 @@ func TestDockerfileBuildsLikeMakeBuild(t *testing.T) {
 		}
 	}
 	g.Expect(build).To(ContainSubstring("CGO_ENABLED=0"), "static binary")
-	g.Expect(build).To(ContainSubstring("go build "+strings.TrimSpace(flags[1])+" "))
+	g.Expect(build).To(ContainSubstring("go build " + strings.TrimSpace(flags[1]) + " "))
 	g.Expect(read(t, "Makefile")).To(MatchRegexp(`CGO_ENABLED=0 \$\(GO\) build \$\(GO_BUILD_FLAGS\)`))
 }
