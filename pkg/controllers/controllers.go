@@ -35,6 +35,10 @@ type Options struct {
 	SolveDeadline time.Duration
 	// RegistrationTimeout deletes a VPSieNode whose Node has not registered by then (default 15m).
 	RegistrationTimeout time.Duration
+	// BatchReleaseWindow: the new Nodes of one provisioning pass are held under a NoSchedule
+	// taint until all of them are Ready, at most this long after the first was held; 0 holds
+	// nothing. The binary's default is 30s.
+	BatchReleaseWindow time.Duration
 	// TerminationGracePeriod: after this long in termination, pods that block draining
 	// (do-not-disrupt) are evicted anyway (default 1h).
 	TerminationGracePeriod time.Duration
@@ -76,8 +80,11 @@ func Register(ctx context.Context, deps Deps) (map[string]func() error, error) {
 		{"catalog", cat.Register},
 		{"provisioning", provisioning.NewProvisioner(kube, mgr.GetAPIReader(), cluster, cp, clk, recorder, provisioning.Options{
 			DryRun: opts.DryRun, BatchIdle: opts.BatchIdle, BatchMax: opts.BatchMax, SolveDeadline: opts.SolveDeadline,
+			BatchReleaseWindow: opts.BatchReleaseWindow,
 		}).Register},
-		{"vpsienode.lifecycle", lifecycle.NewController(kube, cp, clk, recorder, lifecycle.Options{RegistrationTimeout: opts.RegistrationTimeout}).Register},
+		{"vpsienode.lifecycle", lifecycle.NewController(kube, cp, clk, recorder, lifecycle.Options{
+			RegistrationTimeout: opts.RegistrationTimeout, BatchReleaseWindow: opts.BatchReleaseWindow,
+		}).Register},
 		{"vpsienode.termination", termination.NewController(kube, cp, clk, recorder, termination.Options{TerminationGracePeriod: opts.TerminationGracePeriod}).Register},
 		// Shares the provisioner's cluster state: a node that pending pods were planned onto stays.
 		{"disruption.emptiness", emptiness.NewController(kube, mgr.GetAPIReader(), cluster, clk, recorder, emptiness.Options{DryRun: opts.DryRun}).Register},

@@ -54,6 +54,7 @@ type Options struct {
 	BatchMaxDuration             time.Duration
 	SolveDeadline                time.Duration
 	RegistrationTimeout          time.Duration
+	BatchReleaseWindow           time.Duration
 	TerminationGracePeriod       time.Duration
 	GarbageCollectionGracePeriod time.Duration
 	GarbageCollectionInterval    time.Duration
@@ -108,6 +109,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	dur(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "provisioning: a batch of pending pods closes after this long at most (>= --batch-idle-duration)")
 	dur(&o.SolveDeadline, "solve-deadline", 10*time.Second, "provisioning: time limit of one scheduling simulation")
 	dur(&o.RegistrationTimeout, "registration-timeout", 15*time.Minute, "a VPSieNode whose Node has not registered by then is deleted and its pods planned again")
+	dur(&o.BatchReleaseWindow, "batch-release-window", 30*time.Second, "provisioning: the new nodes of one pass stay tainted (NoSchedule) until all of them are Ready, at most this long after the first one is; 0 releases each node as soon as it is Ready")
 	dur(&o.TerminationGracePeriod, "termination-grace-period", time.Hour, "after this long in termination, pods that block draining (do-not-disrupt) are evicted anyway")
 	dur(&o.GarbageCollectionGracePeriod, "gc-grace-period", 10*time.Minute, "a VPSie instance of ours with no VPSieNode is deleted after this long")
 	dur(&o.GarbageCollectionInterval, "gc-interval", time.Minute, "how often garbage collection compares VPSie instances with VPSieNodes")
@@ -256,6 +258,9 @@ func (o *Options) Validate() error {
 			add(d.flag, "must be positive, got %s", d.v)
 		}
 	}
+	if o.BatchReleaseWindow < 0 {
+		add("batch-release-window", "must not be negative (0 disables it), got %s", o.BatchReleaseWindow)
+	}
 	if o.BatchIdleDuration > 0 && o.BatchMaxDuration > 0 && o.BatchIdleDuration > o.BatchMaxDuration {
 		add("batch-idle-duration", "%s must not exceed --batch-max-duration %s", o.BatchIdleDuration, o.BatchMaxDuration)
 	}
@@ -293,6 +298,7 @@ func (o *Options) ControllerOptions() controllers.Options {
 		BatchMax:                     o.BatchMaxDuration,
 		SolveDeadline:                o.SolveDeadline,
 		RegistrationTimeout:          o.RegistrationTimeout,
+		BatchReleaseWindow:           o.BatchReleaseWindow,
 		TerminationGracePeriod:       o.TerminationGracePeriod,
 		GarbageCollectionGracePeriod: o.GarbageCollectionGracePeriod,
 		GarbageCollectionInterval:    o.GarbageCollectionInterval,

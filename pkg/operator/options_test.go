@@ -46,6 +46,7 @@ var _ = Describe("Options", func() {
 			BatchMaxDuration:             10 * time.Second,
 			SolveDeadline:                10 * time.Second,
 			RegistrationTimeout:          15 * time.Minute,
+			BatchReleaseWindow:           30 * time.Second,
 			TerminationGracePeriod:       time.Hour,
 			GarbageCollectionGracePeriod: 10 * time.Minute,
 			GarbageCollectionInterval:    time.Minute,
@@ -151,6 +152,7 @@ var _ = Describe("Options", func() {
 		Entry(nil, "batch-max-duration", func(o *Options) { o.BatchMaxDuration = -time.Second }),
 		Entry(nil, "solve-deadline", func(o *Options) { o.SolveDeadline = 0 }),
 		Entry(nil, "registration-timeout", func(o *Options) { o.RegistrationTimeout = 0 }),
+		Entry(nil, "batch-release-window", func(o *Options) { o.BatchReleaseWindow = -time.Second }),
 		Entry(nil, "termination-grace-period", func(o *Options) { o.TerminationGracePeriod = 0 }),
 		Entry(nil, "gc-grace-period", func(o *Options) { o.GarbageCollectionGracePeriod = 0 }),
 		Entry(nil, "gc-interval", func(o *Options) { o.GarbageCollectionInterval = 0 }),
@@ -176,7 +178,7 @@ var _ = Describe("Options", func() {
 	})
 
 	It("maps onto the controllers' options", func() {
-		o, err := Parse(strings.Fields("--cluster-id=c1 --datacenter=dc-hel1 --dry-run --batch-idle-duration=2s --batch-max-duration=20s --solve-deadline=5s --registration-timeout=5m --termination-grace-period=2h --gc-grace-period=3m --gc-interval=30s"), nil)
+		o, err := Parse(strings.Fields("--cluster-id=c1 --datacenter=dc-hel1 --dry-run --batch-idle-duration=2s --batch-max-duration=20s --solve-deadline=5s --registration-timeout=5m --batch-release-window=45s --termination-grace-period=2h --gc-grace-period=3m --gc-interval=30s"), nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(o.ControllerOptions()).To(Equal(controllers.Options{
 			ClusterID:                    "c1",
@@ -186,6 +188,7 @@ var _ = Describe("Options", func() {
 			BatchMax:                     20 * time.Second,
 			SolveDeadline:                5 * time.Second,
 			RegistrationTimeout:          5 * time.Minute,
+			BatchReleaseWindow:           45 * time.Second,
 			TerminationGracePeriod:       2 * time.Hour,
 			GarbageCollectionGracePeriod: 3 * time.Minute,
 			GarbageCollectionInterval:    30 * time.Second,

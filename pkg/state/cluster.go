@@ -7,6 +7,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -436,7 +437,7 @@ func (c *Cluster) Snapshot() *Snapshot {
 		if skip[n.Name] || n.DeletionTimestamp != nil || !nodeReady(n) {
 			continue
 		}
-		nodes = append(nodes, n)
+		nodes = append(nodes, withoutBatchTaint(n))
 	}
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
 	s.Nodes = nodes
@@ -504,10 +505,27 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
+// withoutBatchTaint hides v1alpha1.TaintKeyBatchPending from the simulator: the lifecycle
+// controller takes it off by itself once the node's batch is Ready, so a plan that saw it would
+// think the node unusable and launch a duplicate. A Node normally has it only while its
+// VPSieNode is in flight (shown by inFlightNode, which never copies the Node's taints); this
+// covers a Node whose VPSieNode the model has not caught up with. The cached object is shared,
+// so the taint is dropped from a copy.
+func withoutBatchTaint(n *corev1.Node) *corev1.Node {
+	batch := func(t corev1.Taint) bool { return t.Key == v1alpha1.TaintKeyBatchPending }
+	if !slices.ContainsFunc(n.Spec.Taints, batch) {
+		return n
+	}
+	out := n.DeepCopy()
+	out.Spec.Taints = slices.DeleteFunc(out.Spec.Taints, batch)
+	return out
+}
+
 // inFlightNode is the node a VPSieNode will become: its labels (the NodeGroup's and the
-// offering's), its taints without the startup ones (they go away; pods land there anyway), and
-// the allocatable the simulator expected. A registered Node lends its name, so the pods already
-// bound to it (daemonsets) count.
+// offering's), its taints without the startup ones (they go away; pods land there anyway) and
+// without the batch taint (the same), and the allocatable the simulator expected. A registered
+// Node lends its name, so the pods already bound to it (daemonsets) count; its own taints are
+// not copied.
 func inFlightNode(vn *v1alpha1.VPSieNode, registered *corev1.Node) *corev1.Node {
 	name := vn.Name
 	if registered != nil {

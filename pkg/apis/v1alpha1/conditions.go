@@ -69,4 +69,8 @@ const (
 	ReasonDraining             = "Draining"
 	ReasonInstanceDeleted      = "InstanceDeleted"
 	ReasonInstanceNotFound     = "InstanceNotFound"
+
+	// ReasonBatchHeld (Initialized=False): the Node is Ready but held under TaintKeyBatchPending
+	// until the rest of its provisioning batch is Ready too, or the release window has passed.
+	ReasonBatchHeld = "BatchHeld"
 )

@@ -19,6 +19,11 @@ const (
 	LabelDatacenter = Group + "/datacenter"
 	// LabelVPSieNode names the VPSieNode that launched a Node.
 	LabelVPSieNode = Group + "/vpsienode"
+	// LabelBatch names the provisioning pass that created a VPSieNode (a short random id), when
+	// that pass created more than one and --batch-release-window is on. Registration copies it
+	// onto the Node, so the nodes of one batch are selectable together: they are held under
+	// TaintKeyBatchPending and released at once (see the lifecycle controller).
+	LabelBatch = Group + "/batch"
 )
 
 // Well-known Kubernetes labels set on our nodes.
@@ -41,6 +46,11 @@ const (
 	AnnotationWorkerRequested = Group + "/worker-requested"
 	// AnnotationWorkerGroup on a VPSieNode is the VPSie node group id the worker was asked from.
 	AnnotationWorkerGroup = Group + "/worker-group"
+	// AnnotationBatchHeldSince on a VPSieNode records (RFC3339, nanoseconds) when the lifecycle
+	// controller first found its Node Ready and held only by TaintKeyBatchPending; the batch's
+	// release window runs from the earliest such time of its VPSieNodes. Kept on the object, so
+	// a restarted or newly elected controller does not start the window again.
+	AnnotationBatchHeldSince = Group + "/batch-held-since"
 )
 
 // Labels the lifecycle controller puts on Nodes it has taken over.
@@ -60,6 +70,12 @@ const (
 	// TaintKeyDisrupted is put (NoSchedule) on a node chosen for disruption before it is drained,
 	// so the scheduler stops placing pods there.
 	TaintKeyDisrupted = Group + "/disrupted"
+	// TaintKeyBatchPending is put (NoSchedule, value: the batch id) on each new Node of a
+	// provisioning batch at registration and taken off all of them together once the whole batch
+	// is Ready (or the release window has passed): the scheduler then sees the planned capacity at
+	// once instead of packing the waiting pods greedily onto the first nodes that come up. The
+	// simulator never sees it (pkg/state strips it), since it goes away by itself.
+	TaintKeyBatchPending = Group + "/batch-pending"
 )
 
 // Finalizers.
@@ -94,6 +110,7 @@ var WellKnownLabels = []string{
 	LabelMemoryMiB,
 	LabelDatacenter,
 	LabelVPSieNode,
+	LabelBatch,
 	LabelInstanceType,
 	LabelZone,
 	LabelArch,

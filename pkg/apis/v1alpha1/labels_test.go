@@ -63,11 +63,16 @@ func TestKeysLiveInOurGroup(t *testing.T) {
 	g := NewWithT(t)
 	for _, k := range []string{
 		v1alpha1.LabelNodeGroup, v1alpha1.LabelOffering, v1alpha1.LabelCategory, v1alpha1.LabelCPU,
-		v1alpha1.LabelMemoryMiB, v1alpha1.LabelDatacenter, v1alpha1.LabelVPSieNode,
-		v1alpha1.AnnotationDoNotDisrupt, v1alpha1.TaintKeyDisrupted, v1alpha1.TerminationFinalizer,
+		v1alpha1.LabelMemoryMiB, v1alpha1.LabelDatacenter, v1alpha1.LabelVPSieNode, v1alpha1.LabelBatch,
+		v1alpha1.LabelRegistered, v1alpha1.LabelInitialized,
+		v1alpha1.AnnotationDoNotDisrupt, v1alpha1.AnnotationWorkerRequested, v1alpha1.AnnotationWorkerGroup,
+		v1alpha1.AnnotationBatchHeldSince,
+		v1alpha1.TaintKeyDisrupted, v1alpha1.TaintKeyBatchPending, v1alpha1.TerminationFinalizer,
 	} {
 		g.Expect(k).To(HavePrefix("autoscaling.vpsie.com/"))
 	}
 	g.Expect(v1alpha1.TerminationFinalizer).To(Equal("autoscaling.vpsie.com/termination"))
 	g.Expect(v1alpha1.AnnotationDoNotDisrupt).To(Equal("autoscaling.vpsie.com/do-not-disrupt"))
+	g.Expect(v1alpha1.TaintKeyBatchPending).To(Equal("autoscaling.vpsie.com/batch-pending"))
+	g.Expect(v1alpha1.LabelBatch).To(Equal("autoscaling.vpsie.com/batch"))
 }

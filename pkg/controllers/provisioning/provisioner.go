@@ -14,6 +14,7 @@ import (
 	"go.uber.org/multierr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -42,6 +43,10 @@ type Options struct {
 	// PollInterval re-plans while pods stay pending without any event (default 5s): a nomination
 	// that expires (state.NominationGrace) makes its pod pending again with no event of its own.
 	PollInterval time.Duration
+	// BatchReleaseWindow > 0 labels the VPSieNodes one pass creates (when it creates more than
+	// one) with one v1alpha1.LabelBatch, so the lifecycle controller holds their Nodes and
+	// releases them together, bounded by this window; 0 labels nothing.
+	BatchReleaseWindow time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -383,6 +388,17 @@ func (p *Provisioner) launch(ctx context.Context, snap *state.Snapshot, plan *si
 		}
 		creates = append(creates, decided{nn: nn, ng: ng, vn: cloudprovider.NewVPSieNode(ng, nn.Offering, scheduling.DefaultReservation())})
 	}
+	// The pass's nodes were planned as one packing; if they came up one by one the scheduler
+	// would fill the first ones greedily and strand some pods, so they are released together.
+	// A single node has nobody to wait for.
+	batch := ""
+	if p.opts.BatchReleaseWindow > 0 && len(creates) > 1 {
+		batch = utilrand.String(batchIDLength)
+		for _, d := range creates {
+			d.vn.Labels[v1alpha1.LabelBatch] = batch
+		}
+		logger.V(1).Info("launching a batch", "batch", batch, "nodes", len(creates), "releaseWindow", p.opts.BatchReleaseWindow.String())
+	}
 	errs := make([]error, len(creates))
 	workqueue.ParallelizeUntil(ctx, parallelCreates, len(creates), func(i int) {
 		d := creates[i]
@@ -393,7 +409,7 @@ func (p *Provisioner) launch(ctx context.Context, snap *state.Snapshot, plan *si
 		p.cluster.MarkLaunched(d.vn.Name)
 		p.cluster.Nominate(uids(pods, d.nn.Pods), d.vn.Name)
 		metrics.NodesCreated.WithLabelValues(d.ng.Name, "provisioning").Inc()
-		logger.Info("launching", "VPSieNode", d.vn.Name, "NodeGroup", d.ng.Name, "offering", d.nn.Offering.Name, "hourlyPrice", d.nn.Offering.HourlyPrice, "pods", len(d.nn.Pods))
+		logger.Info("launching", "VPSieNode", d.vn.Name, "NodeGroup", d.ng.Name, "offering", d.nn.Offering.Name, "hourlyPrice", d.nn.Offering.HourlyPrice, "pods", len(d.nn.Pods), "batch", batch)
 		for _, key := range d.nn.Pods {
 			p.tell(pods[key], corev1.EventTypeNormal, EventNominated, d.vn.Name,
 				fmt.Sprintf("Planned onto new VPSieNode %s (%s, NodeGroup %s)", d.vn.Name, d.nn.Offering.Name, d.ng.Name))
@@ -436,6 +452,10 @@ func (p *Provisioner) forget(pending []*corev1.Pod) {
 
 // parallelCreates is how many VPSieNodes one pass creates at once.
 const parallelCreates = 16
+
+// batchIDLength is the length of a v1alpha1.LabelBatch value: random lower-case alphanumerics,
+// unique enough among the batches in flight at one time.
+const batchIDLength = 10
 
 // uids are the UIDs of the pods with these keys.
 func uids(pods map[string]*corev1.Pod, keys []string) []types.UID {

@@ -1,8 +1,9 @@
 // Package lifecycle launches the VM a VPSieNode asks for and follows its Node until it is
 // initialized: launch (CloudProvider.Create), registration (the Node with the VM's providerID
 // takes the VPSieNode's labels, taints, owner and finalizer), initialization (Ready, startup
-// taints gone) and liveness (no Node within the registration timeout: delete, so the provisioner
-// plans again). Deleted VPSieNodes belong to the termination controller.
+// taints gone, and the batch released: see batch.go) and liveness (no Node within the
+// registration timeout: delete, so the provisioner plans again). Deleted VPSieNodes belong to
+// the termination controller.
 package lifecycle
 
 import (
@@ -68,6 +69,11 @@ type Options struct {
 	// RegistrationTimeout: a VPSieNode whose Node has not registered this long after its creation
 	// is deleted (default 15m).
 	RegistrationTimeout time.Duration
+	// BatchReleaseWindow > 0 holds the Nodes of a provisioning batch (VPSieNodes sharing
+	// v1alpha1.LabelBatch) under v1alpha1.TaintKeyBatchPending until the whole batch is Ready,
+	// at most this long after the first of them was held; 0 (the zero value) puts no such taint
+	// on, and a Node that still has it is released as soon as it is Ready on its own.
+	BatchReleaseWindow time.Duration
 }
 
 // Controller reconciles VPSieNodes that are not being deleted.
@@ -108,6 +114,8 @@ func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: MaxConcurrentLaunches}).
 		For(&v1alpha1.VPSieNode{}).
 		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(c.nodeToVPSieNode)).
+		// A batch member that goes away may be the last one its held siblings wait for.
+		Watches(&v1alpha1.VPSieNode{}, handler.EnqueueRequestsFromMapFunc(c.heldSiblings)).
 		Complete(reconcile.AsReconciler(mgr.GetClient(), c))
 }
 
@@ -307,7 +315,7 @@ func (c *Controller) register(ctx context.Context, vn *v1alpha1.VPSieNode) (*cor
 	}
 	if node.Labels[v1alpha1.LabelRegistered] != "true" || node.Labels[v1alpha1.LabelVPSieNode] != vn.Name {
 		stored := node.DeepCopy()
-		applyRegistration(node, vn)
+		applyRegistration(node, vn, c.holdsBatch(vn))
 		// Optimistic lock: lists (taints, finalizers) are replaced whole by a merge patch, so a
 		// concurrent change (the cloud controller manager removing its taint) must conflict
 		// rather than be undone.
@@ -334,8 +342,9 @@ func (c *Controller) register(ctx context.Context, vn *v1alpha1.VPSieNode) (*cor
 	return node, reconcile.Result{}, nil
 }
 
-// applyRegistration adds what registration puts on the Node.
-func applyRegistration(node *corev1.Node, vn *v1alpha1.VPSieNode) {
+// applyRegistration adds what registration puts on the Node; hold adds the batch taint too. It
+// goes on in the same patch as everything else, so the scheduler never sees the Node untainted.
+func applyRegistration(node *corev1.Node, vn *v1alpha1.VPSieNode, hold bool) {
 	if node.Labels == nil {
 		node.Labels = map[string]string{}
 	}
@@ -348,6 +357,9 @@ func applyRegistration(node *corev1.Node, vn *v1alpha1.VPSieNode) {
 		if !hasTaint(node.Spec.Taints, t.Key, t.Effect) {
 			node.Spec.Taints = append(node.Spec.Taints, t.ToCore())
 		}
+	}
+	if hold && !hasTaintKey(node.Spec.Taints, v1alpha1.TaintKeyBatchPending) {
+		node.Spec.Taints = append(node.Spec.Taints, batchTaint(vn.Labels[v1alpha1.LabelBatch]))
 	}
 	owned := false
 	for _, ref := range node.OwnerReferences {
@@ -367,12 +379,27 @@ func applyRegistration(node *corev1.Node, vn *v1alpha1.VPSieNode) {
 	controllerutil.AddFinalizer(node, v1alpha1.TerminationFinalizer)
 }
 
-// initialize marks the Node initialized once it is Ready without startup or not-ready taints.
+// initialize marks the Node initialized once it is Ready without startup or not-ready taints,
+// and its batch released.
 func (c *Controller) initialize(ctx context.Context, vn *v1alpha1.VPSieNode, node *corev1.Node) (reconcile.Result, error) {
 	if isTrue(vn, v1alpha1.VPSieNodeInitialized) && node.Labels[v1alpha1.LabelInitialized] == "true" {
 		return reconcile.Result{}, nil
 	}
-	if reason, msg := notInitialized(vn, node); reason != "" {
+	reason, msg := notInitialized(vn, node)
+	if reason == v1alpha1.ReasonBatchHeld {
+		// Only the batch holds the Node: release it (and its siblings) or keep waiting.
+		held, res, err := c.releaseBatch(ctx, vn, node)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if held {
+			c.setCondition(vn, v1alpha1.VPSieNodeInitialized, metav1.ConditionFalse, reason, msg)
+			return res, nil
+		}
+		// releaseBatch took the taint off this very Node object.
+		reason, msg = notInitialized(vn, node)
+	}
+	if reason != "" {
 		c.setCondition(vn, v1alpha1.VPSieNodeInitialized, metav1.ConditionFalse, reason, msg)
 		return reconcile.Result{RequeueAfter: pollInterval}, nil
 	}
@@ -416,6 +443,11 @@ func notInitialized(vn *v1alpha1.VPSieNode, node *corev1.Node) (string, string) 
 	}
 	if len(present) > 0 {
 		return v1alpha1.ReasonStartupTaintsPresent, "startup taints still present: " + strings.Join(present, ", ")
+	}
+	// Checked last: a Node held by its batch is otherwise ready, which is what its siblings'
+	// release decision asks.
+	if hasTaintKey(node.Spec.Taints, v1alpha1.TaintKeyBatchPending) {
+		return v1alpha1.ReasonBatchHeld, fmt.Sprintf("node %s is Ready and held until the rest of its batch %s is Ready", node.Name, vn.Labels[v1alpha1.LabelBatch])
 	}
 	return "", ""
 }
@@ -491,6 +523,15 @@ func phase(vn *v1alpha1.VPSieNode) v1alpha1.VPSieNodePhase {
 
 func isTrue(vn *v1alpha1.VPSieNode, typ string) bool {
 	return meta.IsStatusConditionTrue(vn.Status.Conditions, typ)
+}
+
+func hasTaintKey(taints []corev1.Taint, key string) bool {
+	for _, t := range taints {
+		if t.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 func hasTaint(taints []corev1.Taint, key string, effect corev1.TaintEffect) bool {

@@ -15,6 +15,7 @@ const (
 	EventRegistered          = "Registered"
 	EventInitialized         = "Initialized"
 	EventRegistrationTimeout = v1alpha1.ReasonRegistrationTimeout
+	EventBatchReleased       = "BatchReleased"
 )
 
 func launched(r record.EventRecorder, vn *v1alpha1.VPSieNode) {
@@ -35,6 +36,12 @@ func initialized(r record.EventRecorder, vn *v1alpha1.VPSieNode, node *corev1.No
 
 func registrationTimeout(r record.EventRecorder, vn *v1alpha1.VPSieNode, timeout string) {
 	r.Eventf(vn, corev1.EventTypeWarning, EventRegistrationTimeout, "No Node registered for %s within %s, deleting", vn.Status.ProviderID, timeout)
+}
+
+// batchReleased is emitted on the VPSieNode whose reconcile released its batch; why says what
+// ended the hold.
+func batchReleased(r record.EventRecorder, vn *v1alpha1.VPSieNode, batch string, nodes int, why string) {
+	r.Eventf(vn, corev1.EventTypeNormal, EventBatchReleased, "Released %d nodes of batch %s: %s", nodes, batch, why)
 }
 
 // truncate keeps event messages (and lastError) within what the API accepts.
