@@ -409,17 +409,36 @@ var burstSpecs = func() {
 	})
 
 	It("garbage-collects a worker no VPSieNode claims", func(ctx SpecContext) {
-		n := workersInCluster(as.emu)
+		// Followed by identifier, not by count: empty-node removal may take other workers
+		// away meanwhile.
+		before := map[string]bool{}
 		var group int
 		for _, w := range as.emu.Workers() {
+			before[w.Identifier] = true
 			group = w.GroupID
 		}
 		c, err := vpsieapi.New(vpsieapi.Options{BaseURL: as.url, Token: token})
 		Expect(err).NotTo(HaveOccurred())
 		_, err = c.AddWorker(ctx, clusterID, group)
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() int { return workersInCluster(as.emu) }, time.Minute, 100*time.Millisecond).Should(Equal(n + 1))
-		Eventually(func() int { return workersInCluster(as.emu) }, 2*time.Minute, 250*time.Millisecond).Should(Equal(n))
+		var orphan string
+		Eventually(func() string {
+			for _, w := range as.emu.Workers() {
+				if !before[w.Identifier] {
+					orphan = w.Identifier
+				}
+			}
+			return orphan
+		}, time.Minute, 100*time.Millisecond).ShouldNot(BeEmpty())
+		Eventually(func() []string {
+			var ids []string
+			for _, w := range as.emu.Workers() {
+				ids = append(ids, w.Identifier)
+			}
+			return ids
+		}, 2*time.Minute, 250*time.Millisecond).ShouldNot(ContainElement(orphan))
+		Eventually(func() string { return scrape(as.metricsURL) }, 10*time.Second, 250*time.Millisecond).
+			Should(ContainSubstring(`vpsie_autoscaler_garbagecollection_deleted_total{reason="orphan_instance"} 1`))
 	})
 
 	// Last, while the groups and their nodes still exist (a deleted NodeGroup's gauges go) and
