@@ -34,14 +34,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
-	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/controllers/vpsienode/termination"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/metrics"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/state"
 )
 
-// PodNodeNameIndex is the termination controller's field index on Pods by spec.nodeName, which
-// Register adds too (the apiserver supports the same field selector, so a direct client works).
-const PodNodeNameIndex = termination.PodNodeNameIndex
+// PodNodeNameIndex is the field index on Pods by spec.nodeName that Register adds to the
+// manager's cache. The termination controller adds the same one under the same name (a second
+// registration is tolerated); the apiserver supports the same field selector, so a direct client
+// works too.
+const PodNodeNameIndex = "spec.nodeName"
 
 // MetricReason is the reason label of metrics.NodesDisrupted for the nodes this controller removes.
 const MetricReason = "empty"
@@ -96,8 +97,14 @@ func NewController(kubeClient client.Client, apiReader client.Reader, cluster *s
 // controller-runtime controller is by default) over VPSieNodes, the Pods on their Nodes, the
 // Nodes (for do-not-disrupt) and the NodeGroups (spec changes).
 func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
-	if err := termination.IndexPodsByNodeName(ctx, mgr); err != nil {
-		return err
+	err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, PodNodeNameIndex, func(o client.Object) []string {
+		if n := o.(*corev1.Pod).Spec.NodeName; n != "" {
+			return []string{n}
+		}
+		return nil
+	})
+	if err != nil && !strings.Contains(err.Error(), "indexer conflict") {
+		return fmt.Errorf("indexing pods by node name, %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("disruption.emptiness").

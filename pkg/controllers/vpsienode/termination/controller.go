@@ -99,9 +99,10 @@ func NewController(kubeClient client.Client, cp cloudprovider.CloudProvider, clk
 		warned: map[types.UID]map[types.UID]bool{}}
 }
 
-// IndexPodsByNodeName adds PodNodeNameIndex to the manager's cache. Every controller that lists
-// the pods of a node calls it; registrations after the first are tolerated.
-func IndexPodsByNodeName(ctx context.Context, mgr manager.Manager) error {
+// Register indexes Pods by node and builds the controller over VPSieNodes and the Nodes they own
+// (mapped by the LabelVPSieNode label). A request for a VPSieNode that no longer exists releases
+// the finalizer of its leftover Nodes.
+func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
 	err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, PodNodeNameIndex, func(o client.Object) []string {
 		if n := o.(*corev1.Pod).Spec.NodeName; n != "" {
 			return []string{n}
@@ -110,16 +111,6 @@ func IndexPodsByNodeName(ctx context.Context, mgr manager.Manager) error {
 	})
 	if err != nil && !strings.Contains(err.Error(), "indexer conflict") {
 		return fmt.Errorf("indexing pods by node name, %w", err)
-	}
-	return nil
-}
-
-// Register indexes Pods by node and builds the controller over VPSieNodes and the Nodes they own
-// (mapped by the LabelVPSieNode label). A request for a VPSieNode that no longer exists releases
-// the finalizer of its leftover Nodes.
-func (c *Controller) Register(ctx context.Context, mgr manager.Manager) error {
-	if err := IndexPodsByNodeName(ctx, mgr); err != nil {
-		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("vpsienode.termination").
