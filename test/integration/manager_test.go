@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -290,6 +291,18 @@ func hourlyCost(vns []v1alpha1.VPSieNode, offs []cloudprovider.Offering) float64
 	return total
 }
 
+// counter reads one sample of a scrape (0 when absent).
+func counter(scraped, series string) float64 {
+	for _, line := range strings.Split(scraped, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			Expect(err).NotTo(HaveOccurred(), line)
+			return f
+		}
+	}
+	return 0
+}
+
 func scrape(url string) string {
 	resp, err := http.Get(url)
 	Expect(err).NotTo(HaveOccurred())
@@ -409,17 +422,27 @@ var burstSpecs = func() {
 	})
 
 	It("garbage-collects a worker no VPSieNode claims", func(ctx SpecContext) {
-		// Followed by identifier, not by count: empty-node removal may take other workers
-		// away meanwhile.
+		// The orphan goes into a group of ours whose offering no NodeGroup here allows, so no
+		// pending worker request of a VPSieNode can take it for its own: it stays unclaimed.
+		// Followed by identifier, not by count: empty-node removal may take other workers away.
+		var size int
+		for _, o := range as.offerings {
+			if o.Category == "cpu-optimized" {
+				size, _ = strconv.Atoi(o.ID)
+				break
+			}
+		}
+		Expect(size).To(BeNumerically(">", 0), "the catalogue has a cpu-optimized offering")
 		before := map[string]bool{}
-		var group int
 		for _, w := range as.emu.Workers() {
 			before[w.Identifier] = true
-			group = w.GroupID
 		}
 		c, err := vpsieapi.New(vpsieapi.Options{BaseURL: as.url, Token: token})
 		Expect(err).NotTo(HaveOccurred())
-		_, err = c.AddWorker(ctx, clusterID, group)
+		g, err := c.CreateNodeGroup(ctx, clusterID, "vpsie-autoscaler-gc-orphan", size)
+		Expect(err).NotTo(HaveOccurred())
+		gcBefore := counter(scrape(as.metricsURL), `vpsie_autoscaler_garbagecollection_deleted_total{reason="orphan_instance"}`)
+		_, err = c.AddWorker(ctx, clusterID, g.ID)
 		Expect(err).NotTo(HaveOccurred())
 		var orphan string
 		Eventually(func() string {
@@ -437,8 +460,9 @@ var burstSpecs = func() {
 			}
 			return ids
 		}, 2*time.Minute, 250*time.Millisecond).ShouldNot(ContainElement(orphan))
-		Eventually(func() string { return scrape(as.metricsURL) }, 10*time.Second, 250*time.Millisecond).
-			Should(ContainSubstring(`vpsie_autoscaler_garbagecollection_deleted_total{reason="orphan_instance"} 1`))
+		Eventually(func() float64 {
+			return counter(scrape(as.metricsURL), `vpsie_autoscaler_garbagecollection_deleted_total{reason="orphan_instance"}`)
+		}, 10*time.Second, 250*time.Millisecond).Should(Equal(gcBefore + 1))
 	})
 
 	// Last, while the groups and their nodes still exist (a deleted NodeGroup's gauges go) and
