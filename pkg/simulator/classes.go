@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"slices"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -42,8 +43,9 @@ type podClass struct {
 }
 
 // classKey covers every field the Filter plugins of the default profile read from the pod.
-// The owner is not part of it: two pods with identical labels and spec are interchangeable for
-// the scheduler whoever owns them, and coarser classes are cheaper.
+// The owner is not part of it, nor are labels no selector reads: two pods with identical
+// relevant labels and spec are interchangeable for the scheduler whoever owns them, and coarser
+// classes are cheaper.
 type classKey struct {
 	Namespace         string
 	Labels            map[string]string
@@ -71,9 +73,9 @@ type containerKey struct {
 	RestartPolicy *corev1.ContainerRestartPolicy
 }
 
-func keyOf(p *corev1.Pod) string {
+func keyOf(p *corev1.Pod, keys labelKeys) string {
 	k := classKey{
-		Namespace: p.Namespace, Labels: p.Labels, SchedulerName: p.Spec.SchedulerName, NodeName: p.Spec.NodeName,
+		Namespace: p.Namespace, Labels: keys.relevant(p.Labels), SchedulerName: p.Spec.SchedulerName, NodeName: p.Spec.NodeName,
 		NodeSelector: p.Spec.NodeSelector, Affinity: p.Spec.Affinity, Tolerations: p.Spec.Tolerations,
 		Spread: p.Spec.TopologySpreadConstraints, Overhead: p.Spec.Overhead, Resources: p.Spec.Resources,
 		Volumes: p.Spec.Volumes, PriorityClassName: p.Spec.PriorityClassName, RuntimeClassName: p.Spec.RuntimeClassName,
@@ -99,7 +101,7 @@ func keyOf(p *corev1.Pod) string {
 // memory share of a reference node), then by key, so the order is deterministic. lenient (may
 // be nil) maps pods whose spread was made strict to their originals: members of a class must
 // share the original spec too.
-func buildClasses(pods []*corev1.Pod, lenient map[string]*corev1.Pod) ([]*podClass, error) {
+func buildClasses(pods []*corev1.Pod, lenient map[string]*corev1.Pod, keys labelKeys) ([]*podClass, error) {
 	byKey := map[string]*podClass{}
 	var out []*podClass
 	for _, p := range pods {
@@ -107,10 +109,10 @@ func buildClasses(pods []*corev1.Pod, lenient map[string]*corev1.Pod) ([]*podCla
 		if err != nil {
 			return nil, err
 		}
-		key := keyOf(p)
+		key := keyOf(p, keys)
 		orig := lenient[podKey(p)]
 		if orig != nil {
-			key += "/" + keyOf(orig)
+			key += "/" + keyOf(orig, keys)
 		}
 		c, ok := byKey[key]
 		if !ok {
@@ -192,4 +194,83 @@ func selectsPod(sel *metav1.LabelSelector, p *corev1.Pod) bool {
 		return false
 	}
 	return s.Matches(labels.Set(p.Labels))
+}
+
+// labelKeys is the set of pod label keys some selector in the cluster reads. A label whose key
+// no selector reads cannot change any Filter or Score answer, so classes ignore it: Karpenter's
+// diverse benchmark gives every pod its own app label, and classes by full labels would be one
+// pod each.
+type labelKeys map[string]bool
+
+// selectedLabelKeys collects the keys read by the pod (anti-)affinity terms and topology spread
+// constraints of the given pods (pending and bound alike: a bound pod's anti-affinity reads the
+// labels of incoming pods) and of the daemonset templates.
+func selectedLabelKeys(pods []*corev1.Pod, daemonSets []*appsv1.DaemonSet) labelKeys {
+	keys := labelKeys{}
+	addSelector := func(sel *metav1.LabelSelector) {
+		if sel == nil {
+			return
+		}
+		for k := range sel.MatchLabels {
+			keys[k] = true
+		}
+		for _, e := range sel.MatchExpressions {
+			keys[e.Key] = true
+		}
+	}
+	addTerm := func(t corev1.PodAffinityTerm) {
+		addSelector(t.LabelSelector)
+		for _, k := range slices.Concat(t.MatchLabelKeys, t.MismatchLabelKeys) {
+			keys[k] = true
+		}
+	}
+	addSpec := func(spec *corev1.PodSpec) {
+		for _, c := range spec.TopologySpreadConstraints {
+			addSelector(c.LabelSelector)
+			for _, k := range c.MatchLabelKeys {
+				keys[k] = true
+			}
+		}
+		a := spec.Affinity
+		if a == nil {
+			return
+		}
+		if pa := a.PodAffinity; pa != nil {
+			for _, t := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
+				addTerm(t)
+			}
+			for _, t := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
+				addTerm(t.PodAffinityTerm)
+			}
+		}
+		if pa := a.PodAntiAffinity; pa != nil {
+			for _, t := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
+				addTerm(t)
+			}
+			for _, t := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
+				addTerm(t.PodAffinityTerm)
+			}
+		}
+	}
+	for _, p := range pods {
+		addSpec(&p.Spec)
+	}
+	for _, ds := range daemonSets {
+		addSpec(&ds.Spec.Template.Spec)
+	}
+	return keys
+}
+
+// relevant keeps only the labels some selector reads (all of them when keys is nil).
+func (keys labelKeys) relevant(l map[string]string) map[string]string {
+	if keys == nil {
+		return l
+	}
+	out := make(map[string]string, len(l))
+	for k, v := range l {
+		if keys[k] {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -234,7 +234,7 @@ func newSolver(in Input, lenient map[string]*corev1.Pod) (*solver, error) {
 			return nil, err
 		}
 	}
-	s.classes, err = buildClasses(pending, lenient)
+	s.classes, err = buildClasses(pending, lenient, selectedLabelKeys(in.Pods, in.DaemonSets))
 	if err != nil {
 		sched.Close()
 		return nil, fmt.Errorf("grouping pending pods, %w", err)

@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"fmt"
+
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -57,7 +59,7 @@ func TestEquivalenceClasses(t *testing.T) {
 	pods = append(pods, replicas(2, "api", "250m", "256Mi", withLabels("app", "api"))...)
 	pods = append(pods, replicas(2, "big", "2", "4Gi", withLabels("app", "web"))...)
 	pods = append(pods, replicas(2, "sel", "250m", "256Mi", withLabels("app", "web"), withNodeSelector("disk", "ssd"))...)
-	classes, err := buildClasses(pods, nil)
+	classes, err := buildClasses(pods, nil, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	// Same labels and spec share a class whoever owns them; labels, requests or selectors
 	// differing make a new one. Largest first.
@@ -69,4 +71,40 @@ func TestEquivalenceClasses(t *testing.T) {
 	}
 	g.Expect(sizes).To(Equal(map[string]int{"big-0": 2, "web-0": 1003, "api-0": 2, "sel-0": 2}))
 	g.Expect(classes[0].req).To(Equal([numDims]int64{2000, 4 << 30, 1}))
+}
+
+func TestEquivalenceClassesIgnoreUnselectedLabels(t *testing.T) {
+	g := NewWithT(t)
+	// Karpenter's diverse mix: every pod its own app label, one shared label a spread reads.
+	var pods []*corev1.Pod
+	for i := range 6 {
+		tier := "a"
+		if i%2 == 1 {
+			tier = "b"
+		}
+		pods = append(pods, replicas(1, fmt.Sprintf("p%d", i), "250m", "256Mi",
+			withLabels("app", fmt.Sprintf("app-%d", i), "tier", tier),
+			withSpread(v1alpha1.LabelHostname, 1, corev1.DoNotSchedule, map[string]string{"tier": tier}))...)
+	}
+	keys := selectedLabelKeys(pods, nil)
+	g.Expect(keys).To(Equal(labelKeys{"tier": true}))
+	classes, err := buildClasses(pods, nil, keys)
+	g.Expect(err).NotTo(HaveOccurred())
+	// The app label is read by no selector, so it does not split classes; the tier label is
+	// (the spread counts it) and does.
+	g.Expect(classes).To(HaveLen(2))
+	for _, c := range classes {
+		g.Expect(c.pods).To(HaveLen(3))
+		tier := c.pods[0].Labels["tier"]
+		for _, p := range c.pods {
+			g.Expect(p.Labels["tier"]).To(Equal(tier))
+		}
+	}
+
+	// A bound pod's anti-affinity reads labels of incoming pods, so its keys count as well.
+	bound := replicas(1, "guard", "100m", "64Mi", withAntiAffinity(v1alpha1.LabelHostname, map[string]string{"app": "app-0"}))
+	g.Expect(selectedLabelKeys(append(pods, bound...), nil)).To(HaveKey("app"))
+	classes, err = buildClasses(pods, nil, selectedLabelKeys(append(pods, bound...), nil))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(classes).To(HaveLen(6))
 }
