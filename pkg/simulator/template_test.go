@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"fmt"
-
 	"testing"
 
 	. "github.com/onsi/gomega"
