@@ -116,7 +116,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.output, "output", "text", "output format: text or json")
 	fs.StringVar(&o.report, "report", "", "also write a self-contained HTML picture of the plan to this file")
 	fs.BoolVar(&o.failOnUnschedulable, "fail-on-unschedulable", false, "exit 3 when some pending pods cannot be placed")
-	fs.DurationVar(&o.deadline, "deadline", 0, "solve deadline, as the autoscaler's --solve-deadline: past it the best plan found so far is printed (0: none)")
+	fs.DurationVar(&o.deadline, "deadline", 10*time.Second, "solve deadline, as the autoscaler's --solve-deadline: past it the best plan found so far is printed, marked as cut (0: none)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the solve to this file")
 	return fs
 }

@@ -113,7 +113,7 @@ func TestPlanJSONFieldNames(t *testing.T) {
 	var raw map[string]json.RawMessage
 	g.Expect(json.Unmarshal([]byte(stdout), &raw)).To(Succeed())
 	for _, key := range []string{"pending", "on_existing", "on_new", "unschedulable", "new_nodes", "hourly_cost",
-		"lower_bound_hourly", "solve_seconds", "unschedulable_reasons", "placements"} {
+		"lower_bound_hourly", "solve_seconds", "cut", "unschedulable_reasons", "placements"} {
 		g.Expect(raw).To(HaveKey(key))
 	}
 	var placements []map[string]json.RawMessage
@@ -124,6 +124,19 @@ func TestPlanJSONFieldNames(t *testing.T) {
 	g.Expect(placements[0]).To(HaveKey("nodegroup"))
 	g.Expect(placements[0]).To(HaveKey("offering"))
 	g.Expect(placements[0]).To(HaveKey("pods"))
+}
+
+func TestPlanDeadlineMarksTheCutPlan(t *testing.T) {
+	g := NewWithT(t)
+	// Within the default deadline the plan is whole and says so.
+	whole := planJSON(t, "--input", mixedExample)
+	g.Expect(whole.Cut).To(BeFalse())
+	g.Expect(whole.Deferred).To(BeZero())
+	// A deadline that has passed before the solve starts still yields an answer for every
+	// pending pod: planned, unschedulable, or deferred to a later plan; and the plan is cut.
+	cut := planJSON(t, "--input", mixedExample, "--deadline", "1ns")
+	g.Expect(cut.Cut).To(BeTrue())
+	g.Expect(cut.OnExisting + cut.OnNew + cut.Unschedulable + cut.Deferred).To(Equal(cut.Pending))
 }
 
 func TestPlanExistingNodesAreNamed(t *testing.T) {

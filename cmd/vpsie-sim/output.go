@@ -31,7 +31,7 @@ type summary struct {
 	LowerBoundHourly     float64          `json:"lower_bound_hourly"`
 	CostOverLowerBound   float64          `json:"cost_over_lower_bound"`
 	SolveSeconds         float64          `json:"solve_seconds"`
-	DeadlineExceeded     bool             `json:"deadline_exceeded,omitempty"`
+	Cut                  bool             `json:"cut"` // the deadline cut the solve short: the best plan found in time
 	Deferred             int              `json:"deferred,omitempty"`
 	LowerBoundError      string           `json:"lower_bound_error,omitempty"`
 	UnschedulableReasons []podReasons     `json:"unschedulable_reasons"`
@@ -76,7 +76,7 @@ func summarize(p *simulator.Plan, in simulator.Input) *summary {
 		LowerBoundHourly:     p.LowerBound,
 		CostOverLowerBound:   p.CostRatio(),
 		SolveSeconds:         p.SolveTime.Seconds(),
-		DeadlineExceeded:     p.DeadlineExceeded,
+		Cut:                  p.DeadlineExceeded,
 		Deferred:             len(p.Deferred),
 		LowerBoundError:      p.LowerBoundError,
 		UnschedulableReasons: []podReasons{},
@@ -153,7 +153,7 @@ func writeText(w io.Writer, s *summary, inputs []string) error {
 	if s.LowerBoundError != "" {
 		ew.printf("Lower bound missing     %s\n", s.LowerBoundError)
 	}
-	if s.DeadlineExceeded {
+	if s.Cut {
 		ew.printf("Deadline                reached: best plan so far; %d pods left for a later plan\n", s.Deferred)
 	}
 
