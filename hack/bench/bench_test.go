@@ -42,18 +42,26 @@ func TestAverageRatioSkipsFailedRuns(t *testing.T) {
 
 func TestFormatTable(t *testing.T) {
 	g := NewWithT(t)
-	out := FormatTable([]Result{ok("w01-web-600", 2.2604, 2.2166, 0), {Workload: "w99", Error: "exit status 2", PeakMiB: 12, WallSeconds: 0.5}})
+	c01 := ok("c01-diverse-2k", 1.2, 1, 0)
+	c01.Set, c01.Cut = setConstraints, true
+	out := FormatTable([]Result{ok("w01-web-600", 2.2604, 2.2166, 0), {Workload: "w99", Error: "exit status 2", PeakMiB: 12, WallSeconds: 0.5}, c01},
+		map[string]Peer{"c01-diverse-2k": {SolveSeconds: 0.64, CostOverLB: 1.87}})
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	g.Expect(lines).To(HaveLen(6))
+	g.Expect(lines).To(HaveLen(8))
 	g.Expect(lines[0]).To(MatchRegexp(`^\| workload +\| pending +\| new nodes +\| \$/h +\| LB \$/h +\| cost/LB +\| solve s +\| peak MiB +\|`))
 	g.Expect(lines[1]).To(HavePrefix("| --- "))
 	g.Expect(lines[2]).To(MatchRegexp(`^\| w01-web-600 +\| 10 +\| 3 +\| 2\.2604 +\| 2\.2166 +\| 1\.020 +\| 0\.500 +\| 100 +\| 0 `))
+	g.Expect(lines[2]).To(MatchRegexp(`\| no +\| +\| +\|$`))
 	g.Expect(lines[3]).To(MatchRegexp(`^\| w99 +\| error `))
+	// A cut plan says so, and Karpenter's figures on the same file stand beside ours.
+	g.Expect(lines[4]).To(MatchRegexp(`^\| c01-diverse-2k .*\| yes +\| 0\.64 +\| 1\.87 +\|$`))
 	// Columns line up: every row has its separators at the same offsets.
-	for _, l := range lines[1:4] {
+	for _, l := range lines[1:5] {
 		g.Expect(pipes(l)).To(Equal(pipes(lines[0])), l)
 	}
-	g.Expect(lines[5]).To(Equal("average cost/LB: 1.020"))
+	// Each set has its own average: the constraints set does not move the plain one.
+	g.Expect(lines[6]).To(Equal("average cost/LB: 1.020"))
+	g.Expect(lines[7]).To(Equal("average cost/LB (constraints): 1.200"))
 }
 
 func pipes(line string) []int {
@@ -104,11 +112,33 @@ func TestGoalsMissed(t *testing.T) {
 	slow := ok("w01", 1.02, 1, 0)
 	slow.SolveSeconds = 1.2
 	// w04's own solve limit (2s) replaces the general one; the average (1.03) is at the goal.
-	g.Expect(goals.Missed([]Result{big, slow})).To(Equal([]string{
+	g.Expect(goals.Missed([]Result{big, slow}, nil)).To(Equal([]string{
 		"w04: peak memory 1100 MiB > 1024 MiB",
 		"w01: solve 1.20s > 1.00s",
 	}))
-	g.Expect(goals.Missed([]Result{ok("w02", 1.06, 1, 0)})).To(Equal([]string{"w02: cost/LB 1.060 > 1.050", "average cost/LB 1.060 > 1.030"}))
+	g.Expect(goals.Missed([]Result{ok("w02", 1.06, 1, 0)}, nil)).To(Equal([]string{"w02: cost/LB 1.060 > 1.050", "average cost/LB 1.060 > 1.030"}))
+}
+
+func TestConstraintGoalsMissed(t *testing.T) {
+	g := NewWithT(t)
+	th := &Thresholds{
+		Goals:           Goals{MaxCostOverLB: 1.05},
+		ConstraintGoals: Goals{MaxCostOverLB: 1.10, MaxSolveSeconds: 2, MaxPeakMiB: 512, NotCut: true, BeatPeers: true},
+		Karpenter:       map[string]Peer{"c01": {SolveSeconds: 0.64, CostOverLB: 1.87}, "c03": {SolveSeconds: 2.4, CostOverLB: 1.55}},
+	}
+	c01 := ok("c01", 1.08, 1, 0)
+	c01.Set, c01.Cut, c01.SolveSeconds, c01.PeakMiB = setConstraints, true, 1.5, 600
+	c03 := ok("c03", 1.6, 1, 0)
+	c03.Set = setConstraints
+	// The plain goal (1.05) does not apply to the constraints set: its own (1.10) does, and so
+	// do the deadline, memory and Karpenter's figures.
+	g.Expect(th.GoalsMissed([]Result{ok("w01", 1.04, 1, 0), c01, c03})).To(Equal([]string{
+		"c01: peak memory 600 MiB > 512 MiB",
+		"c01: cut by the deadline",
+		"c01: solve 1.50s slower than Karpenter's 0.64s",
+		"c03: cost/LB 1.600 > 1.100",
+		"c03: cost/LB 1.600 not below Karpenter's 1.55",
+	}))
 }
 
 func TestCommittedThresholds(t *testing.T) {
@@ -126,6 +156,10 @@ func TestCommittedThresholds(t *testing.T) {
 	g.Expect(th.Goals.MaxAverageCostOverLB).To(Equal(1.03))
 	g.Expect(th.Goals.SolveSeconds).To(HaveKeyWithValue("w04-mixed-20k", 2.0))
 	g.Expect(th.Goals.PeakMiB).To(HaveKeyWithValue("w04-mixed-20k", 1024.0))
+	g.Expect(th.ConstraintGoals).To(And(HaveField("MaxCostOverLB", 1.10), HaveField("MaxSolveSeconds", 2.0), HaveField("MaxPeakMiB", 512.0),
+		HaveField("NotCut", true), HaveField("BeatPeers", true)))
+	g.Expect(th.ConstraintGoals.SolveSeconds).To(HaveKeyWithValue("c02-steady-500n-40p", 0.05))
+	g.Expect(th.Karpenter).To(HaveKeyWithValue("c01-diverse-2k", Peer{SolveSeconds: 0.64, CostOverLB: 1.87}))
 }
 
 func TestLoadThresholdsRejectsNonsense(t *testing.T) {
@@ -182,6 +216,24 @@ func TestRunWritesTableAndJSON(t *testing.T) {
 	g.Expect(report.Results[0].OnExisting).To(Equal(2))
 	g.Expect(report.Results[0].PeakMiB).To(BeNumerically(">", 0), "peak RSS comes from the child's rusage")
 	g.Expect(report.AverageCostOverLB).To(BeNumerically("~", 1.05, 1e-9))
+}
+
+func TestRunIncludesTheConstraintsSet(t *testing.T) {
+	g := NewWithT(t)
+	dir, bin := fakeCorpus(t, goodAnswer, "w01")
+	g.Expect(os.MkdirAll(filepath.Join(dir, "constraints"), 0o755)).To(Succeed())
+	g.Expect(os.WriteFile(filepath.Join(dir, "constraints", "c01.yaml"), nil, 0o600)).To(Succeed())
+	out := filepath.Join(t.TempDir(), "bench.json")
+	var stdout, stderr bytes.Buffer
+	g.Expect(run([]string{"--bin", bin, "--bench-dir", dir, "--out", out}, &stdout, &stderr)).To(Equal(0), stderr.String())
+	g.Expect(stdout.String()).To(ContainSubstring("average cost/LB (constraints): 1.050"))
+	var report Report
+	data, err := os.ReadFile(out)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(json.Unmarshal(data, &report)).To(Succeed())
+	g.Expect(report.Results).To(HaveLen(2))
+	g.Expect(report.Results[0]).To(HaveField("Set", "workloads"))
+	g.Expect(report.Results[1]).To(And(HaveField("Workload", "c01"), HaveField("Set", "constraints")))
 }
 
 func TestRunCheck(t *testing.T) {

@@ -3,8 +3,9 @@
 // fails when a workload's cost/LB exceeds the thresholds committed in hack/bench/thresholds.json
 // or its unschedulable count differs from the expected one, so quality regressions cannot land.
 //
-// The bench corpus lives outside the project (../shared/bench; CI has it). Without it, bench
-// falls back to the example workloads and --check skips.
+// The bench corpus lives outside the project (../shared/bench; CI has it): the plain set in
+// workloads/ and, when present, the constraint-heavy set in constraints/. Without it, bench falls
+// back to the example workloads and --check skips.
 package main
 
 import (
@@ -41,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.bin, "bin", "_output/bin/vpsie-sim", "vpsie-sim binary to run")
-	fs.StringVar(&o.benchDir, "bench-dir", "../shared/bench", "bench corpus: offerings.json and workloads/*.yaml")
+	fs.StringVar(&o.benchDir, "bench-dir", "../shared/bench", "bench corpus: offerings.json, workloads/*.yaml and constraints/*.yaml")
 	fs.StringVar(&o.examples, "examples", "hack/examples", "fallback when the corpus is absent: offerings.json and workloads/*.yaml")
 	fs.StringVar(&o.thresholds, "thresholds", "hack/bench/thresholds.json", "committed cost/LB thresholds and expected unschedulable counts")
 	fs.StringVar(&o.out, "out", "_output/bench.json", "where to write the results as JSON (empty: nowhere)")
@@ -66,30 +67,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	var th *Thresholds
-	if o.check {
-		if th, err = loadThresholds(o.thresholds); err != nil {
+	// The thresholds file also holds the peers' figures the table shows, so it is read whenever
+	// it is there; only --check needs it.
+	th, err := loadThresholds(o.thresholds)
+	if err != nil {
+		if o.check {
 			printf(stderr, "bench: %v\n", err)
 			return 1
 		}
+		th = nil
 	}
 
 	var results []Result
 	failed := false
 	for _, w := range workloads {
-		r := runOne(o.bin, offerings, w)
+		r := runOne(o.bin, offerings, w.path)
+		r.Set = w.set
 		if r.Error != "" {
 			failed = true
 			printf(stderr, "bench: %s: %s\n", r.Workload, r.Error)
 		}
 		results = append(results, r)
 	}
-	printf(stdout, "%s", FormatTable(results))
-
-	report := Report{Corpus: filepath.Dir(offerings), Results: results, AverageCostOverLB: AverageRatio(results)}
+	var peers map[string]Peer
 	if th != nil {
-		report.Violations = th.Check(results)
-		report.GoalsMissed = th.Goals.Missed(results)
+		peers = th.Karpenter
+	}
+	printf(stdout, "%s", FormatTable(results, peers))
+
+	report := Report{Corpus: filepath.Dir(offerings), Results: results, AverageCostOverLB: AverageRatio(plainSet(results))}
+	if th != nil {
+		if o.check {
+			report.Violations = th.Check(results)
+		}
+		report.GoalsMissed = th.GoalsMissed(results)
 		for _, g := range report.GoalsMissed {
 			printf(stdout, "goal not met yet (not enforced): %s\n", g)
 		}
@@ -110,26 +121,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if failed {
 		return 1
 	}
-	if th != nil {
+	if o.check {
 		printf(stdout, "\nbench-check passed: every workload within %s\n", o.thresholds)
 	}
 	return 0
 }
 
-// corpus finds the catalogue and the workload files of a bench directory, in name order.
-func corpus(dir string) (offerings string, workloads []string, err error) {
+// workload is one bench file and the set it belongs to.
+type workload struct {
+	set, path string
+}
+
+// Sets of the corpus: the plain shapes and the constraint-heavy ones (optional).
+const (
+	setPlain       = "workloads"
+	setConstraints = "constraints"
+)
+
+// corpus finds the catalogue and the workload files of a bench directory: the plain set first,
+// then the constraints set when the directory has one, each in name order.
+func corpus(dir string) (offerings string, workloads []workload, err error) {
 	offerings = filepath.Join(dir, "offerings.json")
 	if _, err := os.Stat(offerings); err != nil {
 		return "", nil, err
 	}
-	workloads, err = filepath.Glob(filepath.Join(dir, "workloads", "*.yaml"))
-	if err != nil {
-		return "", nil, err
+	for _, set := range []string{setPlain, setConstraints} {
+		files, err := filepath.Glob(filepath.Join(dir, set, "*.yaml"))
+		if err != nil {
+			return "", nil, err
+		}
+		if set == setPlain && len(files) == 0 {
+			return "", nil, fmt.Errorf("no workloads in %s", filepath.Join(dir, set))
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			workloads = append(workloads, workload{set: set, path: f})
+		}
 	}
-	if len(workloads) == 0 {
-		return "", nil, fmt.Errorf("no workloads in %s", filepath.Join(dir, "workloads"))
-	}
-	sort.Strings(workloads)
 	return offerings, workloads, nil
 }
 
@@ -143,6 +171,7 @@ type planOutput struct {
 	HourlyCost    float64        `json:"hourly_cost"`
 	LowerBound    float64        `json:"lower_bound_hourly"`
 	SolveSeconds  float64        `json:"solve_seconds"`
+	Cut           bool           `json:"cut"`
 }
 
 // runOne plans one workload in its own process so peak memory is that run's alone.
@@ -172,7 +201,7 @@ func runOne(bin, offerings, workload string) Result {
 	for _, n := range p.NewNodes {
 		r.NewNodes += n
 	}
-	r.HourlyCost, r.LowerBound, r.SolveSeconds = p.HourlyCost, p.LowerBound, p.SolveSeconds
+	r.HourlyCost, r.LowerBound, r.SolveSeconds, r.Cut = p.HourlyCost, p.LowerBound, p.SolveSeconds, p.Cut
 	r.CostOverLB = ratio(p.HourlyCost, p.LowerBound)
 	return r
 }

@@ -11,7 +11,9 @@ import (
 
 // Result is one workload's run.
 type Result struct {
-	Workload      string  `json:"workload"`
+	Workload string `json:"workload"`
+	// Set is the corpus directory the workload came from: workloads (plain) or constraints.
+	Set           string  `json:"set,omitempty"`
 	Pending       int     `json:"pending"`
 	OnExisting    int     `json:"on_existing"`
 	OnNew         int     `json:"on_new"`
@@ -24,7 +26,31 @@ type Result struct {
 	// WallSeconds is the whole process: reading and decoding the workload included.
 	WallSeconds float64 `json:"wall_seconds"`
 	PeakMiB     float64 `json:"peak_mib"`
-	Error       string  `json:"error,omitempty"`
+	// Cut: the solve deadline cut the plan short (vpsie-sim's "cut").
+	Cut   bool   `json:"cut,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Peer is another autoscaler's figure on the same file and catalogue (0: not measured).
+type Peer struct {
+	SolveSeconds float64 `json:"solve_seconds,omitempty"`
+	CostOverLB   float64 `json:"cost_over_lb,omitempty"`
+}
+
+// plainSet keeps the results of the plain workloads: the averages of issue 3 are over them, and
+// the constraint-heavy set has its own goals.
+func plainSet(results []Result) []Result {
+	return inSet(results, setPlain)
+}
+
+func inSet(results []Result, set string) []Result {
+	var out []Result
+	for _, r := range results {
+		if r.Set == set || (set == setPlain && r.Set == "") {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Report is what _output/bench.json holds.
@@ -62,12 +88,14 @@ func AverageRatio(results []Result) float64 {
 	return sum / float64(n)
 }
 
-// FormatTable renders the results as a Markdown table (readable in a terminal too), with the
-// average cost/LB below.
-func FormatTable(results []Result) string {
+// FormatTable renders the results as a Markdown table (readable in a terminal too), with
+// Karpenter's figures on the same files where peers has them, and the average cost/LB of each
+// set below.
+func FormatTable(results []Result, peers map[string]Peer) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
-	columns := []string{"workload", "pending", "new nodes", "$/h", "LB $/h", "cost/LB", "solve s", "peak MiB", "unschedulable", "wall s"}
+	columns := []string{"workload", "pending", "new nodes", "$/h", "LB $/h", "cost/LB", "solve s", "peak MiB", "unschedulable", "wall s", "cut",
+		"Karpenter solve s", "Karpenter cost/LB"}
 	row := func(cells ...string) {
 		_, _ = fmt.Fprintf(tw, "| %s\t|\n", strings.Join(cells, "\t| "))
 	}
@@ -78,16 +106,31 @@ func FormatTable(results []Result) string {
 	}
 	row(dashes...)
 	for _, r := range results {
+		peer := peers[r.Workload]
+		peerSolve, peerCost := "", ""
+		if peer.SolveSeconds > 0 {
+			peerSolve = fmt.Sprintf("%.2f", peer.SolveSeconds)
+		}
+		if peer.CostOverLB > 0 {
+			peerCost = fmt.Sprintf("%.2f", peer.CostOverLB)
+		}
 		if r.Error != "" {
-			row(r.Workload, "error", "", "", "", "", "", fmt.Sprintf("%.0f", r.PeakMiB), "", fmt.Sprintf("%.2f", r.WallSeconds))
+			row(r.Workload, "error", "", "", "", "", "", fmt.Sprintf("%.0f", r.PeakMiB), "", fmt.Sprintf("%.2f", r.WallSeconds), "", peerSolve, peerCost)
 			continue
+		}
+		cut := "no"
+		if r.Cut {
+			cut = "yes"
 		}
 		row(r.Workload, fmt.Sprint(r.Pending), fmt.Sprint(r.NewNodes), fmt.Sprintf("%.4f", r.HourlyCost), fmt.Sprintf("%.4f", r.LowerBound),
 			fmt.Sprintf("%.3f", r.CostOverLB), fmt.Sprintf("%.3f", r.SolveSeconds), fmt.Sprintf("%.0f", r.PeakMiB),
-			fmt.Sprint(r.Unschedulable), fmt.Sprintf("%.2f", r.WallSeconds))
+			fmt.Sprint(r.Unschedulable), fmt.Sprintf("%.2f", r.WallSeconds), cut, peerSolve, peerCost)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(&b, "\naverage cost/LB: %.3f\n", AverageRatio(results))
+	fmt.Fprintf(&b, "\naverage cost/LB: %.3f\n", AverageRatio(plainSet(results)))
+	if c := inSet(results, setConstraints); len(c) > 0 {
+		fmt.Fprintf(&b, "average cost/LB (constraints): %.3f\n", AverageRatio(c))
+	}
 	return b.String()
 }
 
@@ -100,7 +143,11 @@ type Thresholds struct {
 	// Default applies to workloads the file does not name.
 	Default   WorkloadThreshold            `json:"default"`
 	Workloads map[string]WorkloadThreshold `json:"workloads"`
-	Goals     Goals                        `json:"goals"`
+	// Goals apply to the plain set, ConstraintGoals to the constraints set.
+	Goals           Goals `json:"goals"`
+	ConstraintGoals Goals `json:"constraint_goals"`
+	// Karpenter's figures on the same files, shown in the table and compared by the goals.
+	Karpenter map[string]Peer `json:"karpenter,omitempty"`
 }
 
 // WorkloadThreshold is the bar for one workload.
@@ -110,7 +157,8 @@ type WorkloadThreshold struct {
 	Unschedulable int `json:"unschedulable"`
 }
 
-// Goals are the targets of issue 3 on the 2-core reference machine.
+// Goals are targets on the 2-core reference machine (issue 3 for the plain set, issue 8 for the
+// constraints set): reported, not enforced.
 type Goals struct {
 	Comment              string             `json:"comment,omitempty"`
 	MaxCostOverLB        float64            `json:"max_cost_over_lb"`
@@ -118,6 +166,11 @@ type Goals struct {
 	MaxSolveSeconds      float64            `json:"max_solve_seconds"`
 	SolveSeconds         map[string]float64 `json:"solve_seconds,omitempty"`
 	PeakMiB              map[string]float64 `json:"peak_mib,omitempty"`
+	MaxPeakMiB           float64            `json:"max_peak_mib,omitempty"`
+	// NotCut: the plan must be whole within the deadline.
+	NotCut bool `json:"not_cut,omitempty"`
+	// BeatPeers: no slower and no costlier (cost/LB) than the peers' figures on the same file.
+	BeatPeers bool `json:"beat_peers,omitempty"`
 }
 
 func loadThresholds(path string) (*Thresholds, error) {
@@ -167,14 +220,20 @@ func (th *Thresholds) Check(results []Result) []string {
 				r.Workload, r.Pending, r.OnExisting, r.OnNew, r.Unschedulable))
 		}
 	}
-	if avg := AverageRatio(results); avg > th.MaxAverageCostOverLB {
+	if avg := AverageRatio(plainSet(results)); avg > th.MaxAverageCostOverLB {
 		out = append(out, fmt.Sprintf("average cost/LB %.4f exceeds the threshold %.4f", avg, th.MaxAverageCostOverLB))
 	}
 	return out
 }
 
+// GoalsMissed lists the goals of each set the results do not meet yet.
+func (th *Thresholds) GoalsMissed(results []Result) []string {
+	return append(th.Goals.Missed(plainSet(results), th.Karpenter),
+		th.ConstraintGoals.Missed(inSet(results, setConstraints), th.Karpenter)...)
+}
+
 // Missed lists the goals the results do not meet yet.
-func (g Goals) Missed(results []Result) []string {
+func (g Goals) Missed(results []Result, peers map[string]Peer) []string {
 	var out []string
 	for _, r := range results {
 		if r.Error != "" {
@@ -190,9 +249,27 @@ func (g Goals) Missed(results []Result) []string {
 		if limit > 0 && r.SolveSeconds > limit {
 			out = append(out, fmt.Sprintf("%s: solve %.2fs > %.2fs", r.Workload, r.SolveSeconds, limit))
 		}
-		if mib, ok := g.PeakMiB[r.Workload]; ok && r.PeakMiB > mib {
+		mib, ok := g.PeakMiB[r.Workload]
+		if !ok {
+			mib = g.MaxPeakMiB
+		}
+		if mib > 0 && r.PeakMiB > mib {
 			out = append(out, fmt.Sprintf("%s: peak memory %.0f MiB > %.0f MiB", r.Workload, r.PeakMiB, mib))
 		}
+		if g.NotCut && r.Cut {
+			out = append(out, fmt.Sprintf("%s: cut by the deadline", r.Workload))
+		}
+		if p, ok := peers[r.Workload]; ok && g.BeatPeers {
+			if p.SolveSeconds > 0 && r.SolveSeconds > p.SolveSeconds {
+				out = append(out, fmt.Sprintf("%s: solve %.2fs slower than Karpenter's %.2fs", r.Workload, r.SolveSeconds, p.SolveSeconds))
+			}
+			if p.CostOverLB > 0 && r.CostOverLB >= p.CostOverLB {
+				out = append(out, fmt.Sprintf("%s: cost/LB %.3f not below Karpenter's %.2f", r.Workload, r.CostOverLB, p.CostOverLB))
+			}
+		}
+	}
+	if len(results) == 0 {
+		return out
 	}
 	if avg := AverageRatio(results); g.MaxAverageCostOverLB > 0 && avg > g.MaxAverageCostOverLB {
 		out = append(out, fmt.Sprintf("average cost/LB %.3f > %.3f", avg, g.MaxAverageCostOverLB))
