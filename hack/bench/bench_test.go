@@ -261,6 +261,19 @@ func TestRunReportsAFailingPlan(t *testing.T) {
 	g.Expect(stdout.String()).To(MatchRegexp(`\| w01 +\| error`))
 }
 
+func TestRunFailsAPlanWithoutALowerBound(t *testing.T) {
+	g := NewWithT(t)
+	dir, bin := fakeCorpus(t, `{"pending": 1, "on_new": 1, "hourly_cost": 1.0, "lower_bound_hourly": 0,
+		"lower_bound_error": "not computed: the solve deadline was reached"}`, "w01")
+	out := filepath.Join(t.TempDir(), "bench.json")
+	var stdout, stderr bytes.Buffer
+	g.Expect(run([]string{"--bin", bin, "--bench-dir", dir, "--out", out}, &stdout, &stderr)).To(Equal(1))
+	g.Expect(stderr.String()).To(ContainSubstring("w01: no lower bound: not computed: the solve deadline was reached"))
+	data, err := os.ReadFile(out)
+	g.Expect(err).NotTo(HaveOccurred(), "the report is written (no infinite ratio in it)")
+	g.Expect(string(data)).NotTo(ContainSubstring("Inf"))
+}
+
 func TestRunWithoutTheCorpus(t *testing.T) {
 	g := NewWithT(t)
 	missing := filepath.Join(t.TempDir(), "shared", "bench")

@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -170,6 +171,7 @@ type planOutput struct {
 	NewNodes      map[string]int `json:"new_nodes"`
 	HourlyCost    float64        `json:"hourly_cost"`
 	LowerBound    float64        `json:"lower_bound_hourly"`
+	LowerBoundErr string         `json:"lower_bound_error"`
 	SolveSeconds  float64        `json:"solve_seconds"`
 	Cut           bool           `json:"cut"`
 }
@@ -202,6 +204,12 @@ func runOne(bin, offerings, workload string) Result {
 		r.NewNodes += n
 	}
 	r.HourlyCost, r.LowerBound, r.SolveSeconds, r.Cut = p.HourlyCost, p.LowerBound, p.SolveSeconds, p.Cut
+	if p.LowerBound <= 0 && p.HourlyCost > 0 {
+		// Without a bound there is no ratio to check (and JSON has no infinity): the run fails
+		// with vpsie-sim's reason.
+		r.Error = fmt.Sprintf("no lower bound: %s", cmp.Or(p.LowerBoundErr, "none reported"))
+		return r
+	}
 	r.CostOverLB = ratio(p.HourlyCost, p.LowerBound)
 	return r
 }

@@ -96,6 +96,9 @@ func TestSolveInAHurryStillPlansEveryPod(t *testing.T) {
 	g.Expect(plan.Unschedulable).To(HaveLen(1))
 	g.Expect(plan.OnNew() + plan.OnExisting()).To(Equal(100))
 	expectPlacementsValid(g, in, plan, s)
+	// The deadline is far: the hurried plan still gets its bound, to say how far off it is.
+	g.Expect(plan.LowerBoundError).To(BeEmpty())
+	g.Expect(plan.LowerBound).To(And(BeNumerically(">", 0), BeNumerically("<=", plan.HourlyCost+1e-9)))
 
 	// The unhurried plan is at least as cheap.
 	full, err := Solve(deadlineInput())

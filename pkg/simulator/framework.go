@@ -18,7 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/dynamic-resource-allocation/structured"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -65,7 +66,15 @@ func NewScheduler(snap *Snapshot, volumes ...runtime.Object) (*Scheduler, error)
 	}
 	quiet := logr.Discard()
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), quiet))
-	client := fake.NewClientset()
+	// The plugins want a clientset for their informers and for Bind, neither of which the
+	// simulator runs, so it points nowhere (.invalid never resolves). The fake clientset
+	// would parse the whole API schema for field management first: a third of a steady-state
+	// solve.
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: "https://simulator.invalid"})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("building scheduler clientset, %w", err)
+	}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	fw, err := frameworkruntime.NewFramework(ctx, plugins.NewInTreeRegistry(), &cfg.Profiles[0],
 		frameworkruntime.WithClientSet(client),

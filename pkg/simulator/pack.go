@@ -3,6 +3,7 @@ package simulator
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -67,6 +68,9 @@ type solver struct {
 	hurryAt time.Time
 	cut     bool
 	hurried bool
+	// bounding is set while the finished plan's lower bound is computed: the bound may use
+	// the time left up to the deadline itself, as nothing is left to optimise.
+	bounding bool
 }
 
 // hurryFraction of the time to the deadline goes to optimising; the rest is kept for the greedy
@@ -77,6 +81,9 @@ var hurryFraction = 0.5
 func (s *solver) hurry() bool {
 	if s.ctx == nil {
 		return false
+	}
+	if s.bounding {
+		return s.ctx.Err() != nil
 	}
 	if s.ctx.Err() != nil || (!s.hurryAt.IsZero() && !time.Now().Before(s.hurryAt)) {
 		s.hurried = true
@@ -339,15 +346,23 @@ func (s *solver) plan(pending int) (*Plan, error) {
 
 // addBound sets the plan's lower bound for the pods s.next counts as placed.
 func (s *solver) addBound(plan *Plan) {
-	if s.hurry() {
-		plan.LowerBoundError = "not computed: the solve deadline was reached"
+	const deadlineReached = "not computed: the solve deadline was reached"
+	if s.expired() {
+		plan.LowerBoundError = deadlineReached
 		return
 	}
+	// A plan finished in a hurry still gets its bound when the deadline leaves time for it:
+	// the bound tells how far from optimal the hurried plan is.
+	s.bounding = true
+	defer func() { s.bounding = false }()
 	lowerBound, err := s.lowerBound()
 	if err != nil {
 		// The plan stands without its bound; say why there is none.
 		lowerBound = 0
 		s.lbErr = err.Error()
+		if errors.Is(err, errLPStopped) {
+			s.lbErr = deadlineReached
+		}
 	}
 	plan.LowerBound, plan.LowerBoundError = lowerBound, s.lbErr
 }
