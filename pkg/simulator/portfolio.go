@@ -17,6 +17,9 @@ type strategy struct {
 	// joint packs all weight tiers together by column generation first (riders on nodes
 	// bought for other tiers' pods), before the tiers one by one.
 	joint bool
+	// balanced: hostname-spread classes get a chosen number of nodes with an even share each
+	// (openBalanced) before the others are packed.
+	balanced bool
 }
 
 // How closely to follow the LP is a trade-off that depends on the workload: rounding a
@@ -34,8 +37,10 @@ var (
 		{tolerance: 1.1, cumulative: true, colgen: true, joint: true},
 		{tolerance: 1.1, cumulative: true, colgen: true, dive: true},
 		{tolerance: 1.1, cumulative: true, colgen: true, joint: true, dive: true},
+		balancedStrategy,
 	}
-	largeStrategies = []strategy{strategies[0], {tolerance: 1.2}}
+	balancedStrategy = strategy{tolerance: 1.1, cumulative: true, colgen: true, balanced: true}
+	largeStrategies  = []strategy{strategies[0], {tolerance: 1.2}, balancedStrategy}
 	// portfolioMaxPods and portfolioMaxLP (classes x templates, the size of the LPs): above
 	// either, one attempt only.
 	portfolioMaxPods = 6000
@@ -110,6 +115,9 @@ func (s *solver) packNew() error {
 	}
 	packNewNodes := func(st strategy) error {
 		s.strategy = st
+		if st.balanced {
+			return s.openBalanced()
+		}
 		if err := s.openNewNodes(); err != nil {
 			return err
 		}
@@ -182,6 +190,9 @@ func (s *solver) bestOf(n int, attempt func(i int) error) error {
 // redundant says whether strategy st would repeat the plain colgen strategy: its extra pass
 // has nothing to work on (a single weight tier).
 func (s *solver) redundant(st strategy) bool {
+	if st.balanced {
+		return len(s.spreadClasses()) == 0
+	}
 	if st.joint {
 		var tiers []int32
 		for ci := range s.classes {
