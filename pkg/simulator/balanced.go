@@ -193,10 +193,10 @@ func (s *solver) groupAllowsNodes(t *template, n int) bool {
 }
 
 // openBalanced is the balanced strategy's new-node stage. Where it does not apply or no
-// choice survives, it packs like the plain column-generation strategy.
+// choice survives it places nothing, and the other strategies win the portfolio; only in a
+// hurry, with no time for them, it packs like the plain column-generation strategy.
 func (s *solver) openBalanced() error {
-	spread := s.spreadClasses()
-	if len(spread) > 0 {
+	if spread := s.spreadClasses(); len(spread) > 0 {
 		choices := s.balancedChoices(spread)
 		for _, ch := range choices[:min(balancedCandidates, len(choices))] {
 			if s.hurry() {
@@ -211,7 +211,10 @@ func (s *solver) openBalanced() error {
 			}
 		}
 	}
-	s.strategy = strategies[0]
+	if !s.hurry() {
+		return nil
+	}
+	s.strategy = colgenStrategy
 	if err := s.openNewNodes(); err != nil {
 		return err
 	}
@@ -284,7 +287,7 @@ func (s *solver) dealBalanced(spread []int, ch balancedChoice) (bool, error) {
 	}
 	// Pods that did not fit (or may not use this template) get nodes the plain way; the
 	// balance check below says whether those nodes broke the spread.
-	s.strategy = strategies[0]
+	s.strategy = colgenStrategy
 	if err := s.openNewNodes(); err != nil {
 		return false, err
 	}

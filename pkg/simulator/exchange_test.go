@@ -48,7 +48,7 @@ func TestExchangeSwapsCheapPodsForDearOnes(t *testing.T) {
 	g.Expect(s.snap.NodeInfo("old-1").GetPods()).To(HaveLen(1))
 
 	// The rest of the plan: the web pods on one s-4vcpu-8gb.
-	g.Expect(s.bestOf(1, func(int) error { s.strategy = strategies[0]; return s.openNewNodes() })).To(Succeed())
+	g.Expect(s.bestOf(1, func(int) error { s.strategy = colgenStrategy; return s.openNewNodes() })).To(Succeed())
 	plan, err := s.plan(4)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(offeringNames(plan)).To(Equal([]string{"s-4vcpu-8gb"}))

@@ -29,7 +29,9 @@ type strategy struct {
 // get two (largeStrategies); strategies with nothing to add to the first are skipped.
 var (
 	strategies = []strategy{
-		{tolerance: 1.1, cumulative: true, colgen: true},
+		// First: it is quick, and bestOf runs the winner again unless it is the last attempt.
+		balancedStrategy,
+		colgenStrategy,
 		{tolerance: 1.05, cumulative: true},
 		{tolerance: 1.05},
 		{tolerance: 1.1, cumulative: true},
@@ -37,10 +39,10 @@ var (
 		{tolerance: 1.1, cumulative: true, colgen: true, joint: true},
 		{tolerance: 1.1, cumulative: true, colgen: true, dive: true},
 		{tolerance: 1.1, cumulative: true, colgen: true, joint: true, dive: true},
-		balancedStrategy,
 	}
+	colgenStrategy   = strategy{tolerance: 1.1, cumulative: true, colgen: true}
 	balancedStrategy = strategy{tolerance: 1.1, cumulative: true, colgen: true, balanced: true}
-	largeStrategies  = []strategy{strategies[0], {tolerance: 1.2}, balancedStrategy}
+	largeStrategies  = []strategy{balancedStrategy, colgenStrategy, {tolerance: 1.2}}
 	// portfolioMaxPods and portfolioMaxLP (classes x templates, the size of the LPs): above
 	// either, one attempt only.
 	portfolioMaxPods = 6000
@@ -132,10 +134,10 @@ func (s *solver) packNew() error {
 		// workloads, and nothing else.
 		tries = largeStrategies
 	}
+	tries = slices.DeleteFunc(slices.Clone(tries), s.redundant)
 	if left == 0 {
 		tries = tries[:1]
 	}
-	tries = slices.DeleteFunc(slices.Clone(tries), s.redundant)
 	existingVariants := []bool{false}
 	if len(s.existing) > 0 && len(s.existing) <= existingColgenMax && left > 0 {
 		existingVariants = append(existingVariants, true)
