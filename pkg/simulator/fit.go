@@ -41,9 +41,50 @@ func (s *Scheduler) preFilter(p *Prepared) {
 // current re-runs PreFilter when the snapshot changed since it last ran (or was last followed
 // through Place).
 func (s *Scheduler) current(p *Prepared) {
-	if !p.fresh || p.version != s.snap.version {
-		s.preFilter(p)
+	if p.fresh && p.version == s.snap.version {
+		return
 	}
+	if p.fresh && s.catchUp(p) {
+		return
+	}
+	s.preFilter(p)
+}
+
+// maxCatchUp bounds the additions a stale PreFilter state is brought up to date with through
+// the AddPod extensions; past it a new PreFilter is cheaper.
+const maxCatchUp = 64
+
+// catchUp brings p's PreFilter state to the current snapshot when only pods were added since
+// it was computed, through the plugins' AddPod extensions (as the scheduler does for
+// nominated pods), and says whether it could.
+func (s *Scheduler) catchUp(p *Prepared) bool {
+	if !p.status.IsSuccess() || hasHardSpread(p.Pod) {
+		return false
+	}
+	added, ok := s.snap.addedSince(p.version)
+	if !ok || len(added) > maxCatchUp {
+		return false
+	}
+	skipsAffinity := p.state.GetSkipFilterPlugins().Has(names.InterPodAffinity)
+	for _, a := range added {
+		if a.pi == nil {
+			continue // an empty node
+		}
+		if skipsAffinity && hasAffinity(a.pi.GetPod()) {
+			// The plugin skipped PreFilter (no affinity anywhere then) and has no state to
+			// update; the new pod may matter to it.
+			return false
+		}
+		ni := s.snap.NodeInfo(a.node)
+		if ni == nil {
+			return false
+		}
+		if st := s.fw.RunPreFilterExtensionAddPod(s.ctx, p.state, p.Pod, a.pi, ni); !st.IsSuccess() {
+			return false
+		}
+	}
+	p.version = s.snap.version
+	return true
 }
 
 // Filter says whether the prepared pod may run on ni. ni may be a node of the snapshot or a

@@ -38,7 +38,22 @@ type Snapshot struct {
 	// PreFilter states remember the version they were computed at.
 	version     uint64
 	nodeVersion uint64
+
+	// added is the run of pod additions that led to the current version: entry k made
+	// version addedFrom+k+1. Any other change ends the run. A PreFilter state computed within
+	// the run catches up through the AddPod extensions instead of a new PreFilter, which
+	// scans every pod with affinity in the cluster.
+	added     []addedPod
+	addedFrom uint64
 }
+
+type addedPod struct {
+	pi   fwk.PodInfo
+	node string
+}
+
+// maxAddedRun bounds the run of additions kept; older entries are dropped.
+const maxAddedRun = 256
 
 type layer struct {
 	// saved holds the NodeInfo a node had when the layer started; nil for nodes added in it.
@@ -86,7 +101,42 @@ func (s *Snapshot) AddNodeInfo(ni *framework.NodeInfo) error {
 	s.index[name] = len(s.list)
 	s.list = append(s.list, ni)
 	s.changed(true, len(ni.PodsWithAffinity) > 0)
+	// To a PreFilter state a new node is its pods: no plugin whose state a PreFilter
+	// extension keeps counts nodes without pods (spread does, and spread classes always get
+	// a new PreFilter).
+	s.logAdded(ni.Pods, name)
 	return nil
+}
+
+// logAdded records that the last change added pods (none: an empty node) to node.
+func (s *Snapshot) logAdded(pods []fwk.PodInfo, node string) {
+	if s.addedFrom+uint64(len(s.added))+1 != s.version {
+		s.added, s.addedFrom = s.added[:0], s.version-1
+	}
+	if len(pods) == 0 {
+		// An empty node changes no PreFilter state: keep the run going with a no-op entry.
+		s.added = append(s.added, addedPod{node: node})
+	}
+	for i, pi := range pods {
+		if i > 0 {
+			s.version++ // one version per pod, so the run stays one entry per version
+		}
+		s.added = append(s.added, addedPod{pi: pi, node: node})
+	}
+	if len(s.added) > 2*maxAddedRun {
+		drop := len(s.added) - maxAddedRun
+		s.added = append(s.added[:0], s.added[drop:]...)
+		s.addedFrom += uint64(drop)
+	}
+}
+
+// addedSince returns the pod additions that took the snapshot from version v to the current
+// one, and false when something else changed meanwhile or the run no longer reaches back to v.
+func (s *Snapshot) addedSince(v uint64) ([]addedPod, bool) {
+	if v < s.addedFrom || s.addedFrom+uint64(len(s.added)) != s.version || v > s.version {
+		return nil, false
+	}
+	return s.added[v-s.addedFrom:], true
 }
 
 // RemoveNode drops a node and its pods.
@@ -124,6 +174,7 @@ func (s *Snapshot) AddPodInfo(pi fwk.PodInfo, nodeName string) error {
 	}
 	ni.AddPodInfo(pi)
 	s.changed(false, hasAffinity(pi.GetPod()))
+	s.logAdded([]fwk.PodInfo{pi}, nodeName)
 	return nil
 }
 
