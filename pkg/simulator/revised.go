@@ -188,6 +188,8 @@ type simplex struct {
 	rhs   []float64
 	// priceFrom is where the next partial pricing scan starts.
 	priceFrom int
+	// nz is scratch for the nonzero positions of the pivot row.
+	nz []int
 }
 
 const refactorEvery = 64
@@ -316,15 +318,29 @@ func (s *simplex) pivot(r, enter int, u []float64) {
 	s.xb[r] = theta
 	prow := s.binv[r*m : (r+1)*m]
 	inv := 1 / u[r]
+	nz := s.nz[:0]
 	for i := range prow {
-		prow[i] *= inv
+		if prow[i] != 0 {
+			prow[i] *= inv
+			nz = append(nz, i)
+		}
 	}
+	s.nz = nz
+	// The inverse of a covering LP's basis stays mostly zeros: updating only the pivot row's
+	// nonzero positions turns the O(m^2) update into O(m * nnz).
+	sparse := len(nz) < m/3
 	for k := 0; k < m; k++ {
 		if k == r || u[k] == 0 {
 			continue
 		}
 		f := u[k]
 		row := s.binv[k*m : (k+1)*m]
+		if sparse {
+			for _, i := range nz {
+				row[i] -= f * prow[i]
+			}
+			continue
+		}
 		for i := range row {
 			row[i] -= f * prow[i]
 		}
