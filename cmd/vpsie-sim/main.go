@@ -69,6 +69,7 @@ type options struct {
 	failOnUnschedulable bool
 	deadline            time.Duration
 	cpuProfile          string
+	noReplay            bool
 }
 
 // run is the whole command; main only maps its result to the process exit code.
@@ -117,6 +118,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.report, "report", "", "also write a self-contained HTML picture of the plan to this file")
 	fs.BoolVar(&o.failOnUnschedulable, "fail-on-unschedulable", false, "exit 3 when some pending pods cannot be placed")
 	fs.DurationVar(&o.deadline, "deadline", 10*time.Second, "solve deadline, as the autoscaler's --solve-deadline: past it the best plan found so far is printed, marked as cut (0: none)")
+	fs.BoolVar(&o.noReplay, "no-replay", false, "print the packed plan as it is, without replaying it the way kube-scheduler meets it and adding what it would strand")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the solve to this file")
 	return fs
 }
@@ -201,6 +203,7 @@ func plan(o *options, stdout, stderr io.Writer) int {
 		ctx, cancel = context.WithTimeout(ctx, o.deadline)
 		defer cancel()
 	}
+	in.SkipReplay = o.noReplay
 	p, err := simulator.SolveContext(ctx, in)
 	if err != nil {
 		printf(stderr, "vpsie-sim: planning: %v\n", err)

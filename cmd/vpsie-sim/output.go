@@ -20,22 +20,26 @@ import (
 // summary is the plan as printed; its JSON form is the command's machine-readable contract
 // (the bench harness and anyone checking a plan independently read it).
 type summary struct {
-	Pending              int              `json:"pending"`
-	OnExisting           int              `json:"on_existing"`
-	OnNew                int              `json:"on_new"`
-	Unschedulable        int              `json:"unschedulable"`
-	NewNodes             map[string]int   `json:"new_nodes"`
-	NewNodeCount         int              `json:"new_node_count"`
-	HourlyCost           float64          `json:"hourly_cost"`
-	MonthlyCost          float64          `json:"monthly_cost"`
-	LowerBoundHourly     float64          `json:"lower_bound_hourly"`
-	CostOverLowerBound   float64          `json:"cost_over_lower_bound"`
-	SolveSeconds         float64          `json:"solve_seconds"`
-	Cut                  bool             `json:"cut"` // the deadline cut the solve short: the best plan found in time
-	Deferred             int              `json:"deferred,omitempty"`
-	LowerBoundError      string           `json:"lower_bound_error,omitempty"`
-	UnschedulableReasons []podReasons     `json:"unschedulable_reasons"`
-	Placements           []placementEntry `json:"placements"`
+	Pending            int            `json:"pending"`
+	OnExisting         int            `json:"on_existing"`
+	OnNew              int            `json:"on_new"`
+	Unschedulable      int            `json:"unschedulable"`
+	NewNodes           map[string]int `json:"new_nodes"`
+	NewNodeCount       int            `json:"new_node_count"`
+	HourlyCost         float64        `json:"hourly_cost"`
+	MonthlyCost        float64        `json:"monthly_cost"`
+	LowerBoundHourly   float64        `json:"lower_bound_hourly"`
+	CostOverLowerBound float64        `json:"cost_over_lower_bound"`
+	SolveSeconds       float64        `json:"solve_seconds"`
+	ReplaySeconds      float64        `json:"replay_seconds"` // the part of solve_seconds the scheduler replay took
+	Cut                bool           `json:"cut"`            // the deadline cut the solve short: the best plan found in time
+	Deferred           int            `json:"deferred,omitempty"`
+	LowerBoundError    string         `json:"lower_bound_error,omitempty"`
+	// Replay is how kube-scheduler would meet the packed plan, and what the plan gained so it
+	// strands no pod (absent with --no-replay).
+	Replay               *simulator.Replay `json:"replay,omitempty"`
+	UnschedulableReasons []podReasons      `json:"unschedulable_reasons"`
+	Placements           []placementEntry  `json:"placements"`
 
 	offerings []offeringLine
 }
@@ -76,7 +80,9 @@ func summarize(p *simulator.Plan, in simulator.Input) *summary {
 		LowerBoundHourly:     p.LowerBound,
 		CostOverLowerBound:   p.CostRatio(),
 		SolveSeconds:         p.SolveTime.Seconds(),
+		ReplaySeconds:        p.ReplayTime.Seconds(),
 		Cut:                  p.DeadlineExceeded,
+		Replay:               p.Replay,
 		Deferred:             len(p.Deferred),
 		LowerBoundError:      p.LowerBoundError,
 		UnschedulableReasons: []podReasons{},
@@ -149,9 +155,17 @@ func writeText(w io.Writer, s *summary, inputs []string) error {
 	ew.printf("Cost                    $%.4f/h  ($%.2f/month)\n", s.HourlyCost, s.MonthlyCost)
 	ew.printf("Lower bound             $%.4f/h\n", s.LowerBoundHourly)
 	ew.printf("Efficiency (cost/LB)    %.3f\n", s.CostOverLowerBound)
-	ew.printf("Solve time              %.3fs\n", s.SolveSeconds)
+	ew.printf("Solve time              %.3fs (scheduler replay %.3fs)\n", s.SolveSeconds, s.ReplaySeconds)
 	if s.LowerBoundError != "" {
 		ew.printf("Lower bound missing     %s\n", s.LowerBoundError)
+	}
+	if r := s.Replay; r != nil {
+		if r.Ran {
+			ew.printf("Scheduler replay        packed plan $%.4f/h strands %d pods; %d nodes added, %d pods moved, %d still stranded\n",
+				r.PackedHourlyCost, r.Stranded, r.AddedNodes, r.Moved, r.Remaining)
+		} else {
+			ew.printf("Scheduler replay        not run: %s\n", r.Skipped)
+		}
 	}
 	if s.Cut {
 		ew.printf("Deadline                reached: best plan so far; %d pods left for a later plan\n", s.Deferred)

@@ -43,18 +43,21 @@ func TestAverageRatioSkipsFailedRuns(t *testing.T) {
 func TestFormatTable(t *testing.T) {
 	g := NewWithT(t)
 	c01 := ok("c01-diverse-2k", 1.2, 1, 0)
-	c01.Set, c01.Cut = setConstraints, true
-	out := FormatTable([]Result{ok("w01-web-600", 2.2604, 2.2166, 0), {Workload: "w99", Error: "exit status 2", PeakMiB: 12, WallSeconds: 0.5}, c01},
+	c01.Set, c01.Cut, c01.Stranded, c01.Remaining = setConstraints, true, -1, -1
+	w01 := ok("w01-web-600", 2.2604, 2.2166, 0)
+	w01.Stranded, w01.Remaining, w01.FinalHourlyCost, w01.ReplaySeconds = 12, 0, 2.4, 0.25
+	out := FormatTable([]Result{w01, {Workload: "w99", Error: "exit status 2", PeakMiB: 12, WallSeconds: 0.5}, c01},
 		map[string]Peer{"c01-diverse-2k": {SolveSeconds: 0.64, CostOverLB: 1.87}})
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	g.Expect(lines).To(HaveLen(8))
 	g.Expect(lines[0]).To(MatchRegexp(`^\| workload +\| pending +\| new nodes +\| \$/h +\| LB \$/h +\| cost/LB +\| solve s +\| peak MiB +\|`))
 	g.Expect(lines[1]).To(HavePrefix("| --- "))
 	g.Expect(lines[2]).To(MatchRegexp(`^\| w01-web-600 +\| 10 +\| 3 +\| 2\.2604 +\| 2\.2166 +\| 1\.020 +\| 0\.500 +\| 100 +\| 0 `))
-	g.Expect(lines[2]).To(MatchRegexp(`\| no +\| +\| +\|$`))
+	// The replay: what the packed plan strands and the final plan does not, at its price.
+	g.Expect(lines[2]).To(MatchRegexp(`\| no +\| 12 -> 0 +\| 2\.4000 +\| 0\.25 +\| +\| +\|$`))
 	g.Expect(lines[3]).To(MatchRegexp(`^\| w99 +\| error `))
 	// A cut plan says so, and Karpenter's figures on the same file stand beside ours.
-	g.Expect(lines[4]).To(MatchRegexp(`^\| c01-diverse-2k .*\| yes +\| 0\.64 +\| 1\.87 +\|$`))
+	g.Expect(lines[4]).To(MatchRegexp(`^\| c01-diverse-2k .*\| yes +\| - +\| .*\| 0\.64 +\| 1\.87 +\|$`))
 	// Columns line up: every row has its separators at the same offsets.
 	for _, l := range lines[1:5] {
 		g.Expect(pipes(l)).To(Equal(pipes(lines[0])), l)

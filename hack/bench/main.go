@@ -173,7 +173,14 @@ type planOutput struct {
 	LowerBound    float64        `json:"lower_bound_hourly"`
 	LowerBoundErr string         `json:"lower_bound_error"`
 	SolveSeconds  float64        `json:"solve_seconds"`
+	ReplaySeconds float64        `json:"replay_seconds"`
 	Cut           bool           `json:"cut"`
+	Replay        *struct {
+		Ran              bool    `json:"ran"`
+		PackedHourlyCost float64 `json:"packed_hourly_cost"`
+		Stranded         int     `json:"stranded"`
+		Remaining        int     `json:"remaining"`
+	} `json:"replay"`
 }
 
 // runOne plans one workload in its own process so peak memory is that run's alone.
@@ -204,6 +211,17 @@ func runOne(bin, offerings, workload string) Result {
 		r.NewNodes += n
 	}
 	r.HourlyCost, r.LowerBound, r.SolveSeconds, r.Cut = p.HourlyCost, p.LowerBound, p.SolveSeconds, p.Cut
+	// The packer is measured (cost and time, as Karpenter's Solve is); the scheduler replay
+	// after it is reported beside: what the packed plan would strand, what the final plan
+	// costs, and how long the replay took.
+	r.FinalHourlyCost, r.ReplaySeconds, r.Stranded, r.Remaining = p.HourlyCost, p.ReplaySeconds, -1, -1
+	if p.Replay != nil {
+		r.HourlyCost = p.Replay.PackedHourlyCost
+		r.SolveSeconds = p.SolveSeconds - p.ReplaySeconds
+		if p.Replay.Ran {
+			r.Stranded, r.Remaining = p.Replay.Stranded, p.Replay.Remaining
+		}
+	}
 	if p.LowerBound <= 0 && p.HourlyCost > 0 {
 		// Without a bound there is no ratio to check (and JSON has no infinity): the run fails
 		// with vpsie-sim's reason.

@@ -23,6 +23,12 @@ type Result struct {
 	LowerBound    float64 `json:"lower_bound_hourly"`
 	CostOverLB    float64 `json:"cost_over_lb"`
 	SolveSeconds  float64 `json:"solve_seconds"`
+	// The scheduler replay after packing: what kube-scheduler would strand of the packed plan
+	// and of the final one (-1: the replay did not run), the final plan's price, and the time.
+	Stranded        int     `json:"stranded"`
+	Remaining       int     `json:"remaining"`
+	FinalHourlyCost float64 `json:"final_hourly_cost"`
+	ReplaySeconds   float64 `json:"replay_seconds"`
 	// WallSeconds is the whole process: reading and decoding the workload included.
 	WallSeconds float64 `json:"wall_seconds"`
 	PeakMiB     float64 `json:"peak_mib"`
@@ -73,6 +79,17 @@ func ratio(cost, lowerBound float64) float64 {
 	return cost / lowerBound
 }
 
+// strandedCell is "packed -> final": the pods the replay strands, or "-" when it did not run.
+func strandedCell(r Result) string {
+	switch {
+	case r.Stranded < 0:
+		return "-"
+	case r.Stranded == r.Remaining:
+		return fmt.Sprint(r.Stranded)
+	}
+	return fmt.Sprintf("%d -> %d", r.Stranded, r.Remaining)
+}
+
 // AverageRatio is the mean cost/LB over the workloads that ran.
 func AverageRatio(results []Result) float64 {
 	sum, n := 0.0, 0
@@ -95,7 +112,7 @@ func FormatTable(results []Result, peers map[string]Peer) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', 0)
 	columns := []string{"workload", "pending", "new nodes", "$/h", "LB $/h", "cost/LB", "solve s", "peak MiB", "unschedulable", "wall s", "cut",
-		"Karpenter solve s", "Karpenter cost/LB"}
+		"stranded", "final $/h", "replay s", "Karpenter solve s", "Karpenter cost/LB"}
 	row := func(cells ...string) {
 		_, _ = fmt.Fprintf(tw, "| %s\t|\n", strings.Join(cells, "\t| "))
 	}
@@ -115,7 +132,7 @@ func FormatTable(results []Result, peers map[string]Peer) string {
 			peerCost = fmt.Sprintf("%.2f", peer.CostOverLB)
 		}
 		if r.Error != "" {
-			row(r.Workload, "error", "", "", "", "", "", fmt.Sprintf("%.0f", r.PeakMiB), "", fmt.Sprintf("%.2f", r.WallSeconds), "", peerSolve, peerCost)
+			row(r.Workload, "error", "", "", "", "", "", fmt.Sprintf("%.0f", r.PeakMiB), "", fmt.Sprintf("%.2f", r.WallSeconds), "", "", "", "", peerSolve, peerCost)
 			continue
 		}
 		cut := "no"
@@ -124,7 +141,8 @@ func FormatTable(results []Result, peers map[string]Peer) string {
 		}
 		row(r.Workload, fmt.Sprint(r.Pending), fmt.Sprint(r.NewNodes), fmt.Sprintf("%.4f", r.HourlyCost), fmt.Sprintf("%.4f", r.LowerBound),
 			fmt.Sprintf("%.3f", r.CostOverLB), fmt.Sprintf("%.3f", r.SolveSeconds), fmt.Sprintf("%.0f", r.PeakMiB),
-			fmt.Sprint(r.Unschedulable), fmt.Sprintf("%.2f", r.WallSeconds), cut, peerSolve, peerCost)
+			fmt.Sprint(r.Unschedulable), fmt.Sprintf("%.2f", r.WallSeconds), cut, strandedCell(r), fmt.Sprintf("%.4f", r.FinalHourlyCost),
+			fmt.Sprintf("%.2f", r.ReplaySeconds), peerSolve, peerCost)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(&b, "\naverage cost/LB: %.3f\n", AverageRatio(plainSet(results)))

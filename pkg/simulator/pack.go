@@ -71,6 +71,15 @@ type solver struct {
 	// bounding is set while the finished plan's lower bound is computed: the bound may use
 	// the time left up to the deadline itself, as nothing is left to optimise.
 	bounding bool
+
+	// reusable: the snapshot holds the input's own pods and nodes plus what packing added, so
+	// the replay may reset it instead of building another.
+	reusable bool
+	// replayNodes and replayBound are what a replay added to the snapshot (see reset); podPos
+	// is each pending pod's position in the input.
+	replayNodes []string
+	replayBound map[string][]*corev1.Pod
+	podPos      map[string]int
 }
 
 // hurryFraction of the time to the deadline goes to optimising; the rest is kept for the greedy
@@ -124,10 +133,21 @@ func Solve(in Input) (*Plan, error) { return SolveContext(context.Background(), 
 func SolveContext(ctx context.Context, in Input) (*Plan, error) {
 	in.ctx = ctx
 	plan, s, err := solveKeep(in)
-	if s != nil {
-		s.sched.Close()
+	if err != nil {
+		return nil, err
 	}
-	return plan, err
+	defer s.sched.Close()
+	if in.SkipReplay {
+		return plan, nil
+	}
+	start := time.Now()
+	final, err := replayPlan(ctx, in, plan, s, plan.SolveTime)
+	if err != nil {
+		return nil, err
+	}
+	final.ReplayTime = time.Since(start)
+	final.SolveTime = plan.SolveTime + final.ReplayTime
+	return final, nil
 }
 
 // solveKeep is Solve that also returns the solver, whose snapshot holds the final placement.
@@ -142,6 +162,7 @@ func solveKeep(in Input) (*Plan, *solver, error) {
 		return nil, nil, err
 	}
 	s.start = start
+	s.reusable = true
 	plan, err := s.solve()
 	if err != nil {
 		s.sched.Close()
@@ -160,7 +181,7 @@ func newSolver(in Input, lenient map[string]*corev1.Pod) (*solver, error) {
 	if err := reservation.Validate(); err != nil {
 		return nil, err
 	}
-	s := &solver{in: in, snap: NewSnapshot(), placedOn: map[string][]podRef{}, ctx: in.ctx}
+	s := &solver{in: in, snap: NewSnapshot(), placedOn: map[string][]podRef{}, ctx: in.ctx, seq: in.seqFrom}
 	if s.ctx != nil {
 		if d, ok := s.ctx.Deadline(); ok {
 			s.hurryAt = time.Now().Add(time.Duration(float64(time.Until(d)) * hurryFraction))

@@ -31,8 +31,14 @@ type Input struct {
 	// Reservation applied to new nodes; nil means scheduling.DefaultReservation().
 	Reservation *scheduling.Reservation
 
+	// SkipReplay returns the packed plan as it is, without replaying it the way kube-scheduler
+	// will meet it (see Replay).
+	SkipReplay bool
+
 	// ctx is SolveContext's context, carried along the copies of the input the solver makes.
 	ctx context.Context
+	// seqFrom is where new node numbers start (a repair pass continues the plan's numbering).
+	seqFrom int
 }
 
 // Plan is the simulator's answer.
@@ -52,8 +58,10 @@ type Plan struct {
 	LowerBound float64
 	// LowerBoundError says why LowerBound is 0 when its LP could not be solved.
 	LowerBoundError string
-	// SolveTime is the wall time the plan took.
+	// SolveTime is the wall time the plan took, the replay included.
 	SolveTime time.Duration
+	// ReplayTime is the part of SolveTime the replay took.
+	ReplayTime time.Duration
 	// DeadlineExceeded: the deadline cut the solve short, so the plan is the best found in time:
 	// past half the time to SolveContext's deadline the optimising phases stop and a greedy
 	// finishes; past the deadline itself the pods left are in Deferred, not planned at all (they
@@ -61,6 +69,10 @@ type Plan struct {
 	DeadlineExceeded bool
 	// Deferred are pending pods ("namespace/name") the deadline left unplanned.
 	Deferred []string
+	// Replay is how the packed plan fared when replayed the way kube-scheduler meets it, and
+	// what the plan gained so that the scheduler strands no pod (nil with Input.SkipReplay).
+	// HourlyCost and the placements are the replay's.
+	Replay *Replay
 }
 
 // Placement is a set of pending pods on an existing node.

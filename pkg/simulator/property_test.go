@@ -193,11 +193,20 @@ func checkRandomInstance(t *testing.T, in Input) {
 		g.Expect(bought).To(BeTrue(), "node %s carries riders only", n.name)
 	}
 
-	// Same input, same plan.
-	again, err := Solve(in)
+	// Same input, same plan; and the same again once replayed.
+	packedIn := in
+	packedIn.SkipReplay = true
+	again, err := Solve(packedIn)
 	g.Expect(err).NotTo(HaveOccurred())
 	again.SolveTime = plan.SolveTime
 	g.Expect(again).To(Equal(plan))
+	replayed, err := Solve(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	expectReplayValid(g, in, replayed)
+	twice, err := Solve(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	replayed.SolveTime, replayed.ReplayTime, twice.SolveTime, twice.ReplayTime = 0, 0, 0, 0
+	g.Expect(twice).To(Equal(replayed))
 }
 
 // expectPlacementsValid re-checks every placement of the plan with the framework's Filter.
