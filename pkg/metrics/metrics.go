@@ -59,6 +59,12 @@ var (
 		Namespace: Namespace, Subsystem: "provisioner", Name: "plan_lower_bound_dollars_per_hour",
 		Help: "Lower bound (USD per hour, LP relaxation) no plan for the last batch could beat.",
 	})
+	// ReplayStranded is what kube-scheduler would strand of the last plan, by the replay: of the
+	// packed plan ("packed") and of the plan launched ("launched").
+	ReplayStranded = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "provisioner", Name: "replay_stranded_pods",
+		Help: "Pending pods the scheduler replay of the last plan left without a node: of the packed plan and of the plan launched.",
+	}, []string{"plan"})
 	// UnschedulablePods is the number of pending pods the last plan could place nowhere.
 	UnschedulablePods = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "provisioner", Name: "unschedulable_pods",
@@ -156,7 +162,7 @@ var (
 // All is every metric this package defines.
 func All() []prometheus.Collector {
 	return []prometheus.Collector{
-		PendingPods, BatchSize, SolveDuration, SolveDeadlineExceeded, PlanCost, PlanLowerBound, UnschedulablePods,
+		PendingPods, BatchSize, SolveDuration, SolveDeadlineExceeded, PlanCost, PlanLowerBound, ReplayStranded, UnschedulablePods,
 		NodesCreated, NodesTerminated, NodesDisrupted, VPSieNodes, LaunchDuration, RegistrationDuration, InitializationDuration,
 		CloudProviderDuration, CloudProviderErrors, NodeGroupUsage, NodeGroupLimit, ClusterCost,
 		GarbageCollected, CatalogOfferings, OfferingsUnavailable, CatalogRefreshes,

@@ -71,7 +71,7 @@ type Plan struct {
 	Deferred []string
 	// Replay is how the packed plan fared when replayed the way kube-scheduler meets it, and
 	// what the plan gained so that the scheduler strands no pod (nil with Input.SkipReplay).
-	// HourlyCost and the placements are the replay's.
+	// A repaired plan's nodes, HourlyCost and placements are the replay's.
 	Replay *Replay
 }
 

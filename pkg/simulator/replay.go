@@ -29,7 +29,8 @@ type Replay struct {
 	Stranded int `json:"stranded"`
 	// AddedNodes are the nodes the plan gained so that the replay strands no pod.
 	AddedNodes int `json:"added_nodes"`
-	// Moved counts pods the replay binds to another node than the packed plan chose.
+	// Moved counts pods the replay binds to another node than the packed plan chose (most
+	// only trade places between like nodes).
 	Moved int `json:"moved"`
 	// Remaining is how many pods the final plan's replay still strands (0 when repaired).
 	Remaining int `json:"remaining"`
@@ -71,8 +72,8 @@ type replayOutcome struct {
 // is taken when it costs at most replayPremium more than letting a second provisioning round
 // pick up the stranded pods; otherwise the packed plan stands and the replay only reports
 // what it will strand. s is the solver that produced plan (its snapshot is reset to the input
-// when it can be; otherwise a new one is built). packTime is how long packing took. The
-// returned plan places the pods where its replay binds them.
+// when it can be; otherwise a new one is built). packTime is how long packing took. A repaired
+// plan places the pods where its replay binds them.
 func replayPlan(ctx context.Context, in Input, plan *Plan, s *solver, packTime time.Duration) (*Plan, error) {
 	rep := &Replay{PackedHourlyCost: plan.HourlyCost}
 	placed := plannedPods(plan)
@@ -152,12 +153,19 @@ func replayPlan(ctx context.Context, in Input, plan *Plan, s *solver, packTime t
 			}
 		}
 	}
-	final := replayed(chosen, chosenOut, placed)
-	rep.AddedNodes = len(final.NewNodes) - len(plan.NewNodes)
 	rep.Remaining = len(chosenOut.stranded)
-	rep.Moved = moved(plan, final)
-	final.Replay = rep
-	return final, nil
+	placedBy := replayed(chosen, chosenOut, placed)
+	rep.Moved = moved(plan, placedBy)
+	if !rep.Repaired {
+		// The packed plan stands with its own placements: they are what the provisioner waits
+		// for and protects, and the replay's differ only in which of like nodes a pod takes,
+		// or strand the pods a second round will plan.
+		plan.Replay = rep
+		return plan, nil
+	}
+	rep.AddedNodes = len(placedBy.NewNodes) - len(plan.NewNodes)
+	placedBy.Replay = rep
+	return placedBy, nil
 }
 
 // plannedPods lists the pods plan places, each with the node it chose.

@@ -280,6 +280,12 @@ func (p *Provisioner) record(ctx context.Context, plan *simulator.Plan) {
 		"unschedulable", len(plan.Unschedulable), "hourlyCost", plan.HourlyCost, "lowerBound", plan.LowerBound,
 		"solveSeconds", plan.SolveTime.Seconds(),
 	}
+	if r := plan.Replay; r != nil && r.Ran {
+		metrics.ReplayStranded.WithLabelValues("packed").Set(float64(r.Stranded))
+		metrics.ReplayStranded.WithLabelValues("launched").Set(float64(r.Remaining))
+		kv = append(kv, "packedHourlyCost", r.PackedHourlyCost, "replayStranded", r.Stranded, "replayAddedNodes", r.AddedNodes,
+			"replayRemaining", r.Remaining, "replaySeconds", plan.ReplayTime.Seconds())
+	}
 	if plan.DeadlineExceeded {
 		logger.Info("solve deadline reached, using the best plan found so far", append(kv, "deadline", p.opts.SolveDeadline.String(), "deferred", len(plan.Deferred))...)
 		return
