@@ -228,7 +228,7 @@ func runOne(bin, offerings, workload string) Result {
 		r.Error = fmt.Sprintf("no lower bound: %s", cmp.Or(p.LowerBoundErr, "none reported"))
 		return r
 	}
-	r.CostOverLB = ratio(p.HourlyCost, p.LowerBound)
+	r.CostOverLB = ratio(r.HourlyCost, p.LowerBound)
 	return r
 }
 

@@ -325,7 +325,7 @@ func (s *solver) replay(ctx context.Context, plan *Plan, placed map[string]strin
 		if c := cmp.Compare(corev1helpers.PodPriority(b.pod), corev1helpers.PodPriority(a.pod)); c != 0 {
 			return c
 		}
-		if c := a.pod.CreationTimestamp.Time.Compare(b.pod.CreationTimestamp.Time); c != 0 {
+		if c := a.pod.CreationTimestamp.Compare(b.pod.CreationTimestamp.Time); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.pos, b.pos)
