@@ -54,8 +54,8 @@ const replayRounds = 8
 // money for not making those pods wait for a second round of node boots.
 var replayPremium = 0.03
 
-// minReplayBudget is the least time the replay gets; otherwise it may take as long as packing
-// took, within the deadline.
+// minReplayBudget is the least time the replay gets under a deadline; otherwise it may take as
+// long as packing took, within the deadline.
 const minReplayBudget = 500 * time.Millisecond
 
 // replayOutcome is one replay: where each placed pod ends ("namespace/name" -> node) and the
@@ -87,8 +87,13 @@ func replayPlan(ctx context.Context, in Input, plan *Plan, s *solver, packTime t
 		plan.Replay = rep
 		return plan, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, max(minReplayBudget, packTime))
-	defer cancel()
+	if _, ok := ctx.Deadline(); ok {
+		// Under a deadline the replay gets a budget; without one it runs to the end, so a plan
+		// without a deadline does not depend on the machine's speed.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, max(minReplayBudget, packTime))
+		defer cancel()
+	}
 	// Nodes the repair adds continue the plan's numbering.
 	seq := 0
 	if s != nil {
