@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	utilnode "k8s.io/component-helpers/node/topology"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -95,11 +94,8 @@ func replayPlan(ctx context.Context, in Input, plan *Plan, s *solver, packTime t
 		defer cancel()
 	}
 	// Nodes the repair adds continue the plan's numbering.
-	seq := 0
-	if s != nil {
-		seq = s.seq
-	}
-	if s == nil || !s.resettable() || s.reset() != nil {
+	seq := s.seq
+	if !s.resettable() || s.reset() != nil {
 		var err error
 		base := in
 		base.ctx = nil
@@ -159,8 +155,11 @@ func replayPlan(ctx context.Context, in Input, plan *Plan, s *solver, packTime t
 		}
 	}
 	rep.Remaining = len(chosenOut.stranded)
-	placedBy := replayed(chosen, chosenOut, placed)
-	rep.Moved = moved(plan, placedBy)
+	for p, node := range placed {
+		if to, ok := chosenOut.boundTo[p]; ok && to != node {
+			rep.Moved++
+		}
+	}
 	if !rep.Repaired {
 		// The packed plan stands with its own placements: they are what the provisioner waits
 		// for and protects, and the replay's differ only in which of like nodes a pod takes,
@@ -168,6 +167,7 @@ func replayPlan(ctx context.Context, in Input, plan *Plan, s *solver, packTime t
 		plan.Replay = rep
 		return plan, nil
 	}
+	placedBy := replayed(chosen, chosenOut, placed)
 	rep.AddedNodes = len(placedBy.NewNodes) - len(plan.NewNodes)
 	placedBy.Replay = rep
 	return placedBy, nil
@@ -228,18 +228,6 @@ func replayed(cur *Plan, out *replayOutcome, placed map[string]string) *Plan {
 		final.HourlyCost += n.Offering.HourlyPrice
 	}
 	return &final
-}
-
-// moved counts pods final places on another node than packed.
-func moved(packed, final *Plan) int {
-	was := plannedPods(packed)
-	n := 0
-	for p, node := range plannedPods(final) {
-		if was[p] != node {
-			n++
-		}
-	}
-	return n
 }
 
 // resettable says whether the snapshot can be taken back to the input's state by removing
@@ -357,7 +345,7 @@ func (s *solver) replay(ctx context.Context, plan *Plan, placed map[string]strin
 			out.stranded = append(out.stranded, podKey(q.pod))
 			continue
 		}
-		if err := s.sched.PlaceInfo(p, s.classes[q.ci].infoAt(q.i), node); err != nil {
+		if err := s.sched.PlaceInfo(p, s.classes[q.ci].infos[q.i], node); err != nil {
 			return nil, err
 		}
 		s.replayBound[node] = append(s.replayBound[node], q.pod)
@@ -425,8 +413,8 @@ func numFeasibleNodesToFind(n int) int {
 	return max(n*percent/100, minNodes)
 }
 
-// schedulerOrder lists the input's nodes and then the batch's new ones the way kube-scheduler's node tree does: zones
-// taken in turn, each zone's nodes in the order they were added.
+// schedulerOrder lists the input's nodes and then the batch's new ones the way kube-scheduler's
+// node tree does: zones taken in turn, each zone's nodes in the order they were added.
 func (s *solver) schedulerOrder() []*framework.NodeInfo {
 	var zones []string
 	byZone := map[string][]*framework.NodeInfo{}
@@ -472,38 +460,8 @@ func repairFor(ctx context.Context, in Input, cur *Plan, out *replayOutcome, seq
 	for _, p := range out.stranded {
 		stranded[p] = true
 	}
-	next := in
-	next.Pods = make([]*corev1.Pod, 0, len(in.Pods))
-	for _, p := range in.Pods {
-		key := podKey(p)
-		switch {
-		case p.Spec.NodeName != "":
-		case stranded[key]:
-		case out.boundTo[key] != "":
-			q := p.DeepCopy()
-			q.Spec.NodeName = out.boundTo[key]
-			p = q
-		default:
-			continue // left out of the plan: not part of the batch
-		}
-		next.Pods = append(next.Pods, p)
-	}
-	next.Nodes = slices.Clone(in.Nodes)
-	for _, ni := range out.nodes {
-		next.Nodes = append(next.Nodes, ni.Node().DeepCopy())
-		for _, pi := range ni.GetPods() {
-			p := pi.GetPod()
-			if out.boundTo[podKey(p)] != "" {
-				continue
-			}
-			// The template's daemonset pods are one object on every node of it.
-			q := p.DeepCopy()
-			q.Name += "-" + ni.Node().Name
-			q.UID = types.UID(string(q.UID) + "-" + ni.Node().Name)
-			q.Spec.NodeName = ni.Node().Name
-			next.Pods = append(next.Pods, q)
-		}
-	}
+	// Pending pods outside the batch (left out of the plan) are not part of the repair.
+	next := withPlannedBound(in, out.nodes, out.boundTo, func(key string) bool { return stranded[key] })
 	next.ctx = ctx
 	next.seqFrom = seq
 	next.SkipReplay = true
@@ -513,13 +471,4 @@ func repairFor(ctx context.Context, in Input, cur *Plan, out *replayOutcome, seq
 	}
 	defer s.sched.Close()
 	return plan.NewNodes, s.seq, nil
-}
-
-// infoAt returns the PodInfo of member i.
-func (c *podClass) infoAt(i int) fwk.PodInfo {
-	if i < len(c.infos) && c.infos[i] != nil {
-		return c.infos[i]
-	}
-	pi, _ := framework.NewPodInfo(c.pods[i])
-	return pi
 }

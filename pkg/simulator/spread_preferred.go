@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 )
@@ -89,34 +90,11 @@ func solvePreferred(in, strict Input, lenient map[string]*corev1.Pod, start time
 			boundTo[p] = n.Name
 		}
 	}
-	second := in
-	second.Pods = make([]*corev1.Pod, 0, len(in.Pods))
-	for _, p := range in.Pods {
-		if node, ok := boundTo[podKey(p)]; ok && p.Spec.NodeName == "" {
-			q := p.DeepCopy()
-			q.Spec.NodeName = node
-			p = q
-		}
-		second.Pods = append(second.Pods, p)
+	nodes := make([]*framework.NodeInfo, len(first.NewNodes))
+	for i, n := range first.NewNodes {
+		nodes[i] = s1.snap.NodeInfo(n.Name)
 	}
-	second.Nodes = slices.Clone(in.Nodes)
-	for _, n := range first.NewNodes {
-		ni := s1.snap.NodeInfo(n.Name)
-		second.Nodes = append(second.Nodes, ni.Node().DeepCopy())
-		for _, pi := range ni.GetPods() {
-			p := pi.GetPod()
-			if _, ok := boundTo[podKey(p)]; ok {
-				continue
-			}
-			// A daemonset pod of the template: the same object on every node of it, so it
-			// gets a name and UID of its own here.
-			q := p.DeepCopy()
-			q.Name += "-" + n.Name
-			q.UID = types.UID(string(q.UID) + "-" + n.Name)
-			q.Spec.NodeName = n.Name
-			second.Pods = append(second.Pods, q)
-		}
-	}
+	second := withPlannedBound(in, nodes, boundTo, nil)
 	s2, err := newSolver(second, nil)
 	if err != nil {
 		s1.sched.Close()
@@ -179,6 +157,46 @@ func solvePreferred(in, strict Input, lenient map[string]*corev1.Pod, start time
 	s1.sched.Close()
 	plan.SolveTime = time.Since(start)
 	return plan, s2, nil
+}
+
+// withPlannedBound is in with planned nodes as nodes that exist (in-flight ones, counted against
+// NodeGroup limits; each carries its template's daemonset pods under names of its own) and the
+// pending pods of boundTo bound to the node it names. Other pending pods stay pending when keep
+// (nil: all) says so and are left out otherwise.
+func withPlannedBound(in Input, nodes []*framework.NodeInfo, boundTo map[string]string, keep func(key string) bool) Input {
+	out := in
+	out.Pods = make([]*corev1.Pod, 0, len(in.Pods))
+	for _, p := range in.Pods {
+		if p.Spec.NodeName == "" {
+			if node, ok := boundTo[podKey(p)]; ok {
+				q := p.DeepCopy()
+				q.Spec.NodeName = node
+				p = q
+			} else if keep != nil && !keep(podKey(p)) {
+				continue
+			}
+		}
+		out.Pods = append(out.Pods, p)
+	}
+	out.Nodes = slices.Clone(in.Nodes)
+	for _, ni := range nodes {
+		name := ni.Node().Name
+		out.Nodes = append(out.Nodes, ni.Node().DeepCopy())
+		for _, pi := range ni.GetPods() {
+			p := pi.GetPod()
+			if _, ok := boundTo[podKey(p)]; ok {
+				continue
+			}
+			// A daemonset pod of the template: the same object on every node of it, so it
+			// gets a name and UID of its own here.
+			q := p.DeepCopy()
+			q.Name += "-" + name
+			q.UID = types.UID(string(q.UID) + "-" + name)
+			q.Spec.NodeName = name
+			out.Pods = append(out.Pods, q)
+		}
+	}
+	return out
 }
 
 // addSpreadDomains adds to the snapshot, for each template, an empty node that no pod fits
