@@ -122,5 +122,5 @@ bench-check: bench-build ## Same run; fail if a cost/LB exceeds hack/bench/thres
 	$(GO) run ./hack/bench --check $(BENCH_FLAGS)
 
 .PHONY: bench-go
-bench-go: ## Go benchmarks of the simulator over every bench workload (pods/s, new nodes, $/h, cost/LB as metrics)
-	$(GO) test -run='^$$' -bench=BenchmarkSolve -benchtime=$(or $(BENCHTIME),3x) -benchmem ./pkg/simulator
+bench-go: ## Go benchmarks: the simulator over every bench workload (pods/s, new nodes, $/h, cost/LB as metrics) and the packing package
+	$(GO) test -run='^$$' -bench='BenchmarkSolve|BenchmarkCover|BenchmarkGenerate' -benchtime=$(or $(BENCHTIME),3x) -benchmem ./pkg/simulator/...

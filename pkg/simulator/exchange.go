@@ -53,7 +53,7 @@ func (s *solver) exchangeExisting() error {
 		if err != nil {
 			return nil
 		}
-		value := res.value
+		value := res.Value
 		swapped := false
 		for ei, name := range s.existing {
 			ok, err := s.exchangeOn(ei, name, value, swappable)

@@ -1,7 +1,6 @@
 package simulator
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 
@@ -11,17 +10,6 @@ import (
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
 )
-
-func TestSparseLPRefusesMoreRowsThanTheDenseBasisAllows(t *testing.T) {
-	g := NewWithT(t)
-	lp := &sparseLP{}
-	col := lp.addCol(1)
-	for range maxDenseRows + 1 {
-		lp.set(lp.addRow(true, 1), col, 1)
-	}
-	_, _, _, err := lp.solve()
-	g.Expect(errors.Is(err, errLPTooLarge)).To(BeTrue(), "%v", err)
-}
 
 // Many one-per-node classes (each its own LP shape, one row per shape and offering) make an LP
 // too big to solve densely: the plan is made without LP prices, honours maxNodes and says which

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/simulator/packing"
 )
 
 // Choosing new nodes by cost. When the strategy asks for it and there are several weight
@@ -138,7 +140,7 @@ func (s *solver) followLP(remaining []int, total *int) error {
 		before := *total
 		quota := make([]int, len(s.templates))
 		opened := make([]int, len(s.templates))
-		for ti, x := range res.nodes {
+		for ti, x := range res.Nodes {
 			quota[ti] = int(math.Floor(x + 1e-6))
 		}
 		for {
@@ -159,7 +161,7 @@ func (s *solver) followLP(remaining []int, total *int) error {
 			fill := s.patternFill(best, res, remaining, opened[best])
 			worth := 0.0
 			for _, it := range fill {
-				worth += float64(it.n) * res.value[it.ci]
+				worth += float64(it.n) * res.Value[it.ci]
 			}
 			if len(fill) == 0 || !t.group.allows(t.offering) || t.offering.HourlyPrice > s.strategy.tolerance*worth {
 				quota[best] = opened[best]
@@ -184,9 +186,9 @@ func (s *solver) followLP(remaining []int, total *int) error {
 
 // patternFill proposes the pods for one node of template ti: the LP's per-node pattern
 // rounded down, then rounded up where room is left, then anything else that fits, by value.
-func (s *solver) patternFill(ti int, res coverResult, remaining []int, nth int) []fillItem {
+func (s *solver) patternFill(ti int, res packing.CoverResult, remaining []int, nth int) []fillItem {
 	t := s.templates[ti]
-	x := res.nodes[ti]
+	x := res.Nodes[ti]
 	free := t.free
 	left := slices.Clone(remaining)
 	taken := map[int]int{}
@@ -216,7 +218,7 @@ func (s *solver) patternFill(ti int, res coverResult, remaining []int, nth int) 
 		return n
 	}
 	takeShape := func(si int, want int64) {
-		for _, ci := range res.shapes[si].classes {
+		for _, ci := range res.Shapes[si].Classes {
 			if want <= 0 {
 				return
 			}
@@ -228,8 +230,8 @@ func (s *solver) patternFill(ti int, res coverResult, remaining []int, nth int) 
 		per float64
 	}
 	var targets []target
-	for si, m := range res.pods {
-		if v := m[ti]; v > lpEps && x > lpEps {
+	for si, m := range res.Pods {
+		if v := m[ti]; v > packing.Eps && x > packing.Eps {
 			targets = append(targets, target{si, v / x})
 		}
 	}
@@ -261,7 +263,7 @@ func (s *solver) patternFill(ti int, res coverResult, remaining []int, nth int) 
 			byValue = append(byValue, ci)
 		}
 	}
-	slices.SortStableFunc(byValue, func(a, b int) int { return cmp.Compare(res.value[b], res.value[a]) })
+	slices.SortStableFunc(byValue, func(a, b int) int { return cmp.Compare(res.Value[b], res.Value[a]) })
 	for _, ci := range byValue {
 		take(ci, int64(left[ci]))
 	}
@@ -339,7 +341,7 @@ func (s *solver) greedy(remaining []int, total *int) error {
 		consider := func(ti int, fill []fillItem) {
 			worth := 0.0
 			for _, it := range fill {
-				worth += float64(it.n) * res.value[it.ci]
+				worth += float64(it.n) * res.Value[it.ci]
 			}
 			if worth <= 0 {
 				return
@@ -355,9 +357,9 @@ func (s *solver) greedy(remaining []int, total *int) error {
 			if !t.group.allows(t.offering) {
 				continue
 			}
-			fill, _ := s.estimate(ti, remaining, res.value, orders)
+			fill, _ := s.estimate(ti, remaining, res.Value, orders)
 			consider(ti, fill)
-			if res.nodes[ti] > lpEps {
+			if res.Nodes[ti] > packing.Eps {
 				consider(ti, s.patternFill(ti, res, remaining, 0))
 			}
 		}
@@ -380,16 +382,16 @@ func (s *solver) greedy(remaining []int, total *int) error {
 
 // price solves the covering LP for the remaining pods (new nodes only) and returns each
 // class's per-pod value and the class orders the estimate tries.
-func (s *solver) price(remaining []int) (coverResult, [][]int, error) {
+func (s *solver) price(remaining []int) (packing.CoverResult, [][]int, error) {
 	res, err := s.cover(remaining, false)
 	if err != nil {
 		// Without LP prices, value pods by size: a worse plan, but a plan.
-		res = coverResult{value: make([]float64, len(s.classes)), nodes: make([]float64, len(s.templates))}
+		res = packing.CoverResult{Value: make([]float64, len(s.classes)), Nodes: make([]float64, len(s.templates))}
 		for ci, c := range s.classes {
-			res.value[ci] = sizeScore(c.req)
+			res.Value[ci] = sizeScore(c.req)
 		}
 	}
-	values := res.value
+	values := res.Value
 	for ci, c := range s.classes {
 		// A pod whose every dimension is priced at zero (degenerate LP) still has to go
 		// somewhere; a tiny value keeps it last in line instead of never.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/scheduling"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/simulator/packing"
 )
 
 // solver holds one planning run; tests keep it to re-check the final snapshot.
@@ -57,9 +58,10 @@ type solver struct {
 	strategy strategy
 	// displaceOK: emptyNodes may move pending pods off existing nodes (see displaceFor).
 	displaceOK bool
-	// diveCols and diveShapes: the last diving round's column pool, to start the next.
-	diveCols   []pattern
-	diveShapes []*lpShape
+	// dive: the last diving round's columns, to start the next.
+	dive *packing.Columns
+	// prob is the packing problem (see problem).
+	prob *packing.Problem
 
 	// ctx is SolveContext's; past hurryAt (half-way to its deadline) the packer stops
 	// optimising (no LPs, no further portfolio attempts or repair passes) and finishes with the
@@ -103,10 +105,6 @@ func (s *solver) hurry() bool {
 
 // expired says whether the deadline has passed: nothing more may be placed.
 func (s *solver) expired() bool { return s.ctx != nil && s.ctx.Err() != nil }
-
-// newLP returns an LP whose simplex gives up once the packer is in a hurry; every LP failure
-// degrades the plan (greedy, size-valued prices) instead of failing it.
-func (s *solver) newLP() *sparseLP { return &sparseLP{stop: s.hurry} }
 
 // podRef is member i of class ci.
 type podRef struct{ ci, i int }
@@ -381,7 +379,7 @@ func (s *solver) addBound(plan *Plan) {
 		// The plan stands without its bound; say why there is none.
 		lowerBound = 0
 		s.lbErr = err.Error()
-		if errors.Is(err, errLPStopped) {
+		if errors.Is(err, packing.ErrStopped) {
 			s.lbErr = deadlineReached
 		}
 	}

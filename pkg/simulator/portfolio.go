@@ -3,6 +3,8 @@ package simulator
 import (
 	"maps"
 	"slices"
+
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/simulator/packing"
 )
 
 // strategy is how the packer follows the LP: how much worse than the LP (price over LP value)
@@ -139,7 +141,7 @@ func (s *solver) packNew() error {
 		tries = tries[:1]
 	}
 	existingVariants := []bool{false}
-	if len(s.existing) > 0 && len(s.existing) <= existingColgenMax && left > 0 {
+	if len(s.existing) > 0 && len(s.existing) <= packing.ExistingColgenMax && left > 0 {
 		existingVariants = append(existingVariants, true)
 	}
 	return s.bestOf(len(existingVariants), func(i int) error {

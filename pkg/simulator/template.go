@@ -14,6 +14,7 @@ import (
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/apis/v1alpha1"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/cloudprovider"
 	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/scheduling"
+	"github.com/vpsie/vpsie-k8s-autoscaler/pkg/simulator/packing"
 )
 
 // nodeGroup is a NodeGroup with its constraints parsed once, plus what it already has.
@@ -102,10 +103,10 @@ type template struct {
 }
 
 const (
-	dimCPU = iota
-	dimMemory
-	dimPods
-	numDims
+	dimCPU    = packing.DimCPU
+	dimMemory = packing.DimMemory
+	dimPods   = packing.DimPods
+	numDims   = packing.NumDims
 )
 
 func buildTemplateNode(g *nodeGroup, o cloudprovider.Offering, reservation scheduling.Reservation, name string) *corev1.Node {

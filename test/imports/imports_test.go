@@ -1,5 +1,6 @@
 // Package imports enforces the layering of DESIGN.md §2 on the source tree: imports flow one way,
-// only pkg/simulator imports k8s.io/kubernetes, and pkg/vpsie stays free of Kubernetes.
+// only pkg/simulator imports k8s.io/kubernetes, pkg/vpsie stays free of Kubernetes, and the
+// optimiser (pkg/simulator/packing) depends on nothing but the standard library.
 package imports
 
 import (
@@ -49,6 +50,12 @@ func rankOf(rel string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// stdlib: standard library paths have no dot in their first element.
+func stdlib(im string) bool {
+	first, _, _ := strings.Cut(im, "/")
+	return !strings.Contains(first, ".")
 }
 
 func under(rel, prefix string) bool { return rel == prefix || strings.HasPrefix(rel, prefix+"/") }
@@ -108,6 +115,11 @@ func violations(files []file) []string {
 			if strings.HasPrefix(im, "k8s.io/kubernetes/") && !under(f.dir, "pkg/simulator") {
 				add(f, "imports %s: only pkg/simulator may import k8s.io/kubernetes", im)
 			}
+			// The optimiser works on an abstract problem: the simulator translates Kubernetes into
+			// it, consolidation reuses it. Its tests may use their assertion library.
+			if under(f.dir, "pkg/simulator/packing") && !stdlib(im) && (!f.test || !strings.HasPrefix(im, "github.com/onsi/")) {
+				add(f, "imports %s: pkg/simulator/packing uses the standard library only", im)
+			}
 			if under(f.dir, "pkg/vpsie") && (strings.HasPrefix(im, "k8s.io/") || strings.HasPrefix(im, "sigs.k8s.io/")) {
 				add(f, "imports %s: pkg/vpsie must not depend on Kubernetes", im)
 			}
@@ -159,6 +171,8 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		{dir: "pkg/controllers/nodegroup", name: "e.go", imports: []string{module + "/pkg/controllers/provisioning"}},
 		{dir: "pkg/simulator", name: "f.go", imports: []string{"k8s.io/kubernetes/pkg/scheduler/framework", module + "/pkg/test/fixtures"}},
 		{dir: "pkg/emulator", name: "g_test.go", test: true, imports: []string{module + "/pkg/vpsie"}},
+		{dir: "pkg/simulator/packing", name: "h.go", imports: []string{"math", "k8s.io/api/core/v1", module + "/pkg/scheduling"}},
+		{dir: "pkg/simulator/packing", name: "i_test.go", test: true, imports: []string{"testing", "github.com/onsi/gomega"}},
 	}
 	g.Expect(violations(files)).To(ConsistOf(
 		ContainSubstring("a.go: imports k8s.io/kubernetes/pkg/scheduler/framework: only pkg/simulator"),
@@ -167,5 +181,7 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		ContainSubstring("d.go: imports "+module+"/pkg/vpsie: only pkg/cloudprovider/vpsie"),
 		ContainSubstring("e.go: imports "+module+"/pkg/controllers/provisioning: controllers do not import each other"),
 		ContainSubstring("f.go: imports "+module+"/pkg/test/fixtures: test helpers are for tests only"),
+		ContainSubstring("h.go: imports k8s.io/api/core/v1: pkg/simulator/packing uses the standard library only"),
+		ContainSubstring("h.go: imports "+module+"/pkg/scheduling: pkg/simulator/packing uses the standard library only"),
 	))
 }

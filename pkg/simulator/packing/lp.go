@@ -1,4 +1,4 @@
-package simulator
+package packing
 
 import (
 	"errors"
@@ -16,12 +16,12 @@ type sparseLP struct {
 	cost []float64
 	rhs  []float64
 	ge   []bool
-	// stop, when set, is asked every few pivots; true abandons the solve with errLPStopped.
+	// stop, when set, is asked every few pivots; true abandons the solve with ErrStopped.
 	stop func() bool
 }
 
-// errLPStopped: the solve was abandoned because the packer ran out of time.
-var errLPStopped = errors.New("lp solve stopped: out of time")
+// ErrStopped: the solve was abandoned because the packer ran out of time.
+var ErrStopped = errors.New("lp solve stopped: out of time")
 
 // maxDenseRows bounds the rows of an LP solve: the explicit basis inverse takes rows² floats
 // (50 MB at 2500) and each pivot rows² time. A bigger LP (one row per anti-affinity class and
@@ -40,8 +40,10 @@ var (
 	errUnbounded  = errors.New("linear program is unbounded")
 )
 
-// lpEps is the tolerance below which LP values count as zero.
-const lpEps = 1e-9
+// Eps is the tolerance below which LP values count as zero.
+const Eps = 1e-9
+
+const lpEps = Eps
 
 func (p *sparseLP) addRow(ge bool, rhs float64) int {
 	p.rhs = append(p.rhs, rhs)
@@ -72,7 +74,7 @@ func (p *sparseLP) solve() (x, y []float64, obj float64, err error) {
 		return nil, nil, 0, fmt.Errorf("%w: %d rows, at most %d", errLPTooLarge, m, maxDenseRows)
 	}
 	if p.stop != nil && p.stop() {
-		return nil, nil, 0, errLPStopped
+		return nil, nil, 0, ErrStopped
 	}
 	// Flip rows so every right-hand side is >= 0 and every ">=" row has a positive one; a ">="
 	// row gets a surplus and an artificial, a "<=" row a slack that starts in the basis.
@@ -203,7 +205,7 @@ func (s *simplex) run(cost []float64, enterable int) error {
 	var y []float64
 	for iter := 0; ; iter++ {
 		if s.stop != nil && iter%32 == 0 && s.stop() {
-			return errLPStopped
+			return ErrStopped
 		}
 		if iter > maxIter {
 			return fmt.Errorf("simplex did not converge in %d iterations", maxIter)

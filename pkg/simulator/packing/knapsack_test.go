@@ -1,4 +1,4 @@
-package simulator
+package packing
 
 import (
 	"testing"
@@ -11,10 +11,10 @@ import (
 // Two B (5 cpu, 5 GiB, worth 5 each) fill the room exactly: worth 10, the optimum.
 func TestKnapsackBBFindsWhatGreedyMisses(t *testing.T) {
 	g := NewWithT(t)
-	free := [numDims]int64{10000, 10 << 30, 110}
+	free := [NumDims]int64{10000, 10 << 30, 110}
 	items := []kItem{
-		{si: 0, req: [numDims]int64{6000, 1 << 30, 1}, v: 6, ub: 1},
-		{si: 2, req: [numDims]int64{5000, 5 << 30, 1}, v: 5, ub: 2},
+		{si: 0, req: [NumDims]int64{6000, 1 << 30, 1}, v: 6, ub: 1},
+		{si: 2, req: [NumDims]int64{5000, 5 << 30, 1}, v: 5, ub: 2},
 	}
 	counts, value := knapsackBB(free, items, 3, []int{1, 0, 0}, 6, 1000)
 	g.Expect(value).To(BeNumerically("~", 10, 1e-9))
@@ -25,11 +25,11 @@ func TestKnapsackBBFindsWhatGreedyMisses(t *testing.T) {
 // dimension binds like the others.
 func TestKnapsackBBRespectsCountsAndPodSlots(t *testing.T) {
 	g := NewWithT(t)
-	free := [numDims]int64{8000, 8 << 30, 3}
+	free := [NumDims]int64{8000, 8 << 30, 3}
 	items := []kItem{
-		{si: 0, req: [numDims]int64{1000, 1 << 30, 1}, v: 3, ub: 1},
-		{si: 1, req: [numDims]int64{2000, 1 << 30, 1}, v: 2, ub: 5},
-		{si: 2, req: [numDims]int64{100, 100 << 20, 1}, v: 0.5, ub: 10},
+		{si: 0, req: [NumDims]int64{1000, 1 << 30, 1}, v: 3, ub: 1},
+		{si: 1, req: [NumDims]int64{2000, 1 << 30, 1}, v: 2, ub: 5},
+		{si: 2, req: [NumDims]int64{100, 100 << 20, 1}, v: 0.5, ub: 10},
 	}
 	counts, value := knapsackBB(free, items, 3, nil, 0, 1000)
 	// Three pod slots: A once (its bound), then B twice (4 cpu) beats small pods.
@@ -40,8 +40,8 @@ func TestKnapsackBBRespectsCountsAndPodSlots(t *testing.T) {
 // An incumbent that is already optimal, or a search without budget, is returned as it is.
 func TestKnapsackBBKeepsIncumbent(t *testing.T) {
 	g := NewWithT(t)
-	free := [numDims]int64{4000, 4 << 30, 110}
-	items := []kItem{{si: 0, req: [numDims]int64{2000, 2 << 30, 1}, v: 1, ub: 2}}
+	free := [NumDims]int64{4000, 4 << 30, 110}
+	items := []kItem{{si: 0, req: [NumDims]int64{2000, 2 << 30, 1}, v: 1, ub: 2}}
 	counts, value := knapsackBB(free, items, 1, []int{2}, 2, 1000)
 	g.Expect(counts).To(Equal([]int{2}))
 	g.Expect(value).To(BeNumerically("~", 2, 1e-9))

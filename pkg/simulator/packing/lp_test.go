@@ -1,4 +1,4 @@
-package simulator
+package packing
 
 import (
 	"math/rand/v2"

@@ -1,4 +1,4 @@
-package simulator
+package packing
 
 import (
 	"cmp"
@@ -6,34 +6,19 @@ import (
 	"slices"
 )
 
-// Exact-ish pricing for column generation. The greedy fills of knapsackFree miss patterns
+// Exact-ish pricing for column generation. The greedy fills of Fill miss patterns
 // that mix pods so that every dimension of a node's room is used (a fragment of 700m cpu and
 // 5 GiB wants one memory-heavy pod and a few small ones, not the densest pod first); when
 // pricing misses improving columns, the master LP stops above its optimum and its duals
 // mislead what goes where. Branch and bound over pod counts, best greedy fill as the
 // incumbent, bounded by fractional relaxations (single dimensions and blends of them, each
-// a relaxation of the real problem, so pruning by their minimum is safe), fixes that. A node budget keeps it bounded and deterministic: past it, the best fill found is
+// a relaxation of the real problem, so pruning by their minimum is safe), fixes that.
+// A node budget keeps it bounded and deterministic: past it, the best fill found is
 // returned, which is still a valid pattern, just maybe not the most valuable one.
-
-// Search nodes per knapsackBB call. An existing node's room is small and odd-shaped, and
-// what goes there decides the plan (on w06, before diving and exchange, 4000 instead of 1000
-// took cost/LB from 1.10 to 1.04); templates are large, priced often, and their greedy fills
-// are close to the best.
-const (
-	knapsackExistingBudget = 4000
-	// knapsackExistingRoundBudget is shared among the existing nodes per pricing round, with
-	// at least knapsackExistingMinBudget each (80 nodes: 4000 each; 400 nodes: 800).
-	knapsackExistingRoundBudget = 320000
-	knapsackExistingMinBudget   = 200
-	knapsackTemplateBudget      = 1000
-	// knapsackDiveBudget: diving solves again and again; its rounds need the best columns
-	// less than a single column generation does (w02/w05 within 1 s, same plans).
-	knapsackDiveBudget = 250
-)
 
 type kItem struct {
 	si  int
-	req [numDims]int64
+	req [NumDims]int64
 	v   float64
 	ub  int64
 }
@@ -42,14 +27,14 @@ type kItem struct {
 // free in every dimension, starting from the incumbent fill (counts per shape, may be nil)
 // of value incumbent, visiting at most budget search nodes. It returns counts per shape (len
 // nShapes) and their value; the result is never worse than the incumbent.
-func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int, incumbentValue float64, budget int) ([]int, float64) {
+func knapsackBB(free [NumDims]int64, items []kItem, nShapes int, incumbent []int, incumbentValue float64, budget int) ([]int, float64) {
 	if len(items) == 0 {
 		return incumbent, incumbentValue
 	}
 	// Surrogate weight: each dimension's use as a share of the room.
-	weight := func(r [numDims]int64) float64 {
+	weight := func(r [NumDims]int64) float64 {
 		w := 0.0
-		for d := 0; d < numDims; d++ {
+		for d := 0; d < NumDims; d++ {
 			if free[d] > 0 {
 				w += float64(r[d]) / float64(free[d])
 			}
@@ -64,33 +49,33 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 	// Relaxations: one knapsack constraint sum_d mu_d (req_d n) <= sum_d mu_d room_d, for
 	// multipliers mu >= 0 - single dimensions, their normalised sum, and cpu/memory blends
 	// (two dimensions that both bind are bounded well only by a blend).
-	var mus [][numDims]float64
-	for d := 0; d < numDims; d++ {
-		var mu [numDims]float64
+	var mus [][NumDims]float64
+	for d := 0; d < NumDims; d++ {
+		var mu [NumDims]float64
 		mu[d] = 1
 		mus = append(mus, mu)
 	}
 	for _, a := range []float64{0.5, 0.25, 0.75} {
-		var mu [numDims]float64
-		if free[dimCPU] > 0 && free[dimMemory] > 0 {
-			mu[dimCPU], mu[dimMemory] = a/float64(free[dimCPU]), (1-a)/float64(free[dimMemory])
+		var mu [NumDims]float64
+		if free[DimCPU] > 0 && free[DimMemory] > 0 {
+			mu[DimCPU], mu[DimMemory] = a/float64(free[DimCPU]), (1-a)/float64(free[DimMemory])
 		}
-		if a == 0.5 && free[dimPods] > 0 {
-			mu[dimPods] = 0.5 / float64(free[dimPods])
+		if a == 0.5 && free[DimPods] > 0 {
+			mu[DimPods] = 0.5 / float64(free[DimPods])
 		}
 		mus = append(mus, mu)
 	}
 	type boundOrder struct {
 		idx []int
 		w   []float64 // per item (position in items), its weight in this relaxation
-		mu  [numDims]float64
+		mu  [NumDims]float64
 	}
 	var bounds []boundOrder
 	for _, mu := range mus {
 		bo := boundOrder{mu: mu, w: make([]float64, n)}
 		used := false
 		for i, it := range items {
-			for d := 0; d < numDims; d++ {
+			for d := 0; d < NumDims; d++ {
 				bo.w[i] += mu[d] * float64(it.req[d])
 			}
 			used = used || bo.w[i] > 0
@@ -115,13 +100,13 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 		w, v  float64
 		ub    float64
 		zeroW bool // weight 0 in this relaxation: always taken whole
-		req   [numDims]float64
+		req   [NumDims]float64
 	}
 	flat := make([][]entry, len(bounds))
 	for b, bo := range bounds {
 		for _, i := range bo.idx {
 			e := entry{pos: i, w: bo.w[i], v: items[i].v, ub: float64(items[i].ub), zeroW: bo.w[i] <= 0}
-			for d := 0; d < numDims; d++ {
+			for d := 0; d < NumDims; d++ {
 				e.req[d] = float64(items[i].req[d])
 			}
 			flat[b] = append(flat[b], e)
@@ -129,14 +114,14 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 	}
 	// prunes says whether no fill of items k.. in room can lift value above the best: true
 	// as soon as one relaxation's fractional optimum cannot.
-	prunes := func(k int, room [numDims]int64, value, target float64) bool {
-		var fr [numDims]float64
-		for d := 0; d < numDims; d++ {
+	prunes := func(k int, room [NumDims]int64, value, target float64) bool {
+		var fr [NumDims]float64
+		for d := 0; d < NumDims; d++ {
 			fr[d] = float64(room[d])
 		}
 		for b, bo := range bounds {
 			capacity := 0.0
-			for d := 0; d < numDims; d++ {
+			for d := 0; d < NumDims; d++ {
 				capacity += bo.mu[d] * float64(room[d])
 			}
 			v := value
@@ -146,7 +131,7 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 				}
 				// No more of an item than fits the room in every dimension.
 				ub := e.ub
-				for d := 0; d < numDims; d++ {
+				for d := 0; d < NumDims; d++ {
 					if e.req[d] > 0 {
 						ub = min(ub, math.Floor(fr[d]/e.req[d]))
 					}
@@ -168,8 +153,8 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 		}
 		return false
 	}
-	var dfs func(k int, room [numDims]int64, value float64)
-	dfs = func(k int, room [numDims]int64, value float64) {
+	var dfs func(k int, room [NumDims]int64, value float64)
+	dfs = func(k int, room [NumDims]int64, value float64) {
 		if budget <= 0 {
 			return
 		}
@@ -184,14 +169,14 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 		}
 		it := items[k]
 		m := it.ub
-		for d := 0; d < numDims; d++ {
+		for d := 0; d < NumDims; d++ {
 			if it.req[d] > 0 {
 				m = min(m, room[d]/it.req[d])
 			}
 		}
 		for c := m; c >= 0; c-- {
 			next := room
-			for d := 0; d < numDims; d++ {
+			for d := 0; d < NumDims; d++ {
 				next[d] -= c * it.req[d]
 			}
 			counts[k] = c
@@ -217,18 +202,17 @@ func knapsackBB(free [numDims]int64, items []kItem, nShapes int, incumbent []int
 // in turn when the plain fill has none.
 const nativeKnapsackTries = 3
 
-// nativeKnapsack is knapsack for a node of template ti that must carry at least one pod of a
-// shape for which isNative(si, ti) (the node is bought for it; see jointColumnGeneration).
-// When the best fill has none, it forces one pod of each of the most valuable native shapes
-// in turn and fills the rest of the room around it.
-func (s *solver) nativeKnapsack(ti int, shapes []*lpShape, need []int, limited []bool, y []float64, allowedOn, isNative func(si, ti int) bool, budget int) (pattern, float64) {
-	p, v := s.knapsack(ti, shapes, need, limited, y, allowedOn, budget)
-	for si, n := range p.counts {
+// nativeKnapsack is knapsack for a bin of type ti that must carry at least one item of a
+// shape for which isNative(si, ti) (the bin is bought for it). When the best fill has none,
+// it forces one item of each of the most valuable native shapes in turn and fills the rest
+// of the room around it.
+func (p *Problem) nativeKnapsack(ti int, shapes []*Shape, need []int, limited []bool, y []float64, allowedOn, isNative func(si, ti int) bool, budget int) (Pattern, float64) {
+	c, v := p.knapsack(ti, shapes, need, limited, y, allowedOn, budget)
+	for si, n := range c.Counts {
 		if n > 0 && isNative(si, ti) {
-			return p, v
+			return c, v
 		}
 	}
-	t := s.templates[ti]
 	var natives []int
 	for si := range shapes {
 		if need[si] > 0 && allowedOn(si, ti) && isNative(si, ti) {
@@ -236,12 +220,12 @@ func (s *solver) nativeKnapsack(ti int, shapes []*lpShape, need []int, limited [
 		}
 	}
 	slices.SortStableFunc(natives, func(a, b int) int { return cmp.Compare(y[b], y[a]) })
-	best, bestValue := pattern{}, 0.0
+	best, bestValue := Pattern{}, 0.0
 	for _, si := range natives[:min(len(natives), nativeKnapsackTries)] {
-		req := s.classes[shapes[si].classes[0]].req
-		room := t.free
+		req := p.req(shapes, si)
+		room := p.Types[ti].Free
 		ok := true
-		for d := 0; d < numDims; d++ {
+		for d := 0; d < NumDims; d++ {
 			room[d] -= req[d]
 			ok = ok && room[d] >= 0
 		}
@@ -253,22 +237,15 @@ func (s *solver) nativeKnapsack(ti int, shapes []*lpShape, need []int, limited [
 		if limited[si] {
 			rest[si] = 0
 		}
-		counts, value := s.knapsackFree(room, shapes, rest, limited, y, func(sj int) bool { return allowedOn(sj, ti) }, budget)
+		counts, value := p.Fill(room, shapes, rest, limited, y, func(sj int) bool { return allowedOn(sj, ti) }, budget)
 		if counts == nil {
 			counts = make([]int, len(shapes))
 		}
 		counts[si]++
 		value += y[si]
-		if best.counts == nil || value > bestValue*(1+1e-9) {
-			best, bestValue = pattern{ti: ti, counts: counts}, value
+		if best.Counts == nil || value > bestValue*(1+1e-9) {
+			best, bestValue = Pattern{Bin: ti, Counts: counts}, value
 		}
 	}
 	return best, bestValue
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
