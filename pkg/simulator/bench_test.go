@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -32,11 +33,14 @@ func benchWorkloads(tb testing.TB) (offerings []cloudprovider.Offering, files []
 	if err != nil {
 		tb.Fatal(err)
 	}
-	files, err = filepath.Glob(filepath.Join(dir, "workloads", "*.yaml"))
-	if err != nil {
-		tb.Fatal(err)
+	for _, set := range []string{"workloads", "constraints"} {
+		found, err := filepath.Glob(filepath.Join(dir, set, "*.yaml"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		sort.Strings(found)
+		files = append(files, found...)
 	}
-	sort.Strings(files)
 	return offerings, files
 }
 
@@ -83,12 +87,26 @@ func TestBenchWorkloadsPlacementsValid(t *testing.T) {
 			w, err := LoadWorkload(f)
 			g.Expect(err).NotTo(HaveOccurred())
 			in := w.Input(offerings)
+			// The autoscaler's default deadline bounds the run (under -race the constraints
+			// set may be cut); a cut plan must be as valid as a whole one.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			in.ctx = ctx
 			plan, s, err := solveKeep(in)
 			g.Expect(err).NotTo(HaveOccurred())
 			defer s.sched.Close()
 			g.Expect(plan.OnExisting() + plan.OnNew() + len(plan.Unschedulable)).To(Equal(plan.Pending))
 			g.Expect(plan.HourlyCost).To(BeNumerically(">=", plan.LowerBound-1e-9))
-			expectPlacementsValid(g, in, plan, s)
+			orderDependent, skipped := spreadOrderDependent(in.Pods), 0
+			for _, p := range in.Pods {
+				if p.Spec.NodeName == "" && orderDependent(p) {
+					skipped++
+				}
+			}
+			if skipped > 0 {
+				t.Logf("%d pending pods have a spread that other pods' arrival order decides; not re-checked in the final cluster", skipped)
+			}
+			expectPlacementsValidExcept(g, in, plan, s, orderDependent)
 		})
 	}
 }
