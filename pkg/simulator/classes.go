@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	fwk "k8s.io/kube-scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
 // podClass is a set of pending pods the scheduler cannot tell apart: same namespace, labels and
@@ -104,11 +103,12 @@ func keyOf(p *corev1.Pod, keys labelKeys) string {
 func buildClasses(pods []*corev1.Pod, lenient map[string]*corev1.Pod, keys labelKeys) ([]*podClass, error) {
 	byKey := map[string]*podClass{}
 	var out []*podClass
-	for _, p := range pods {
-		pi, err := framework.NewPodInfo(p)
-		if err != nil {
-			return nil, err
-		}
+	infos, err := NewPodInfos(pods)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range pods {
+		pi := infos[i]
 		key := keyOf(p, keys)
 		orig := lenient[podKey(p)]
 		if orig != nil {

@@ -216,7 +216,7 @@ func newSolver(in Input, lenient map[string]*corev1.Pod) (*solver, error) {
 	for _, g := range s.groups {
 		g.baseNodes, g.baseCPU, g.baseMemory = g.nodes, g.cpu, g.memory
 	}
-	var pending []*corev1.Pod
+	var pending, bound []*corev1.Pod
 	for _, p := range in.Pods {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil {
 			continue
@@ -225,9 +225,7 @@ func newSolver(in Input, lenient map[string]*corev1.Pod) (*solver, error) {
 			if s.snap.NodeInfo(p.Spec.NodeName) == nil {
 				continue // bound to a node we do not simulate
 			}
-			if err := s.snap.AddPod(withUID(p), p.Spec.NodeName); err != nil {
-				return nil, err
-			}
+			bound = append(bound, withUID(p))
 			continue
 		}
 		if ownedByDaemonSet(p) {
@@ -237,6 +235,15 @@ func newSolver(in Input, lenient map[string]*corev1.Pod) (*solver, error) {
 			continue // the scheduler does not consider gated pods yet
 		}
 		pending = append(pending, withUID(p))
+	}
+	infos, err := NewPodInfos(bound)
+	if err != nil {
+		return nil, err
+	}
+	for i, pi := range infos {
+		if err := s.snap.AddPodInfo(pi, bound[i].Spec.NodeName); err != nil {
+			return nil, err
+		}
 	}
 	var volumes []runtime.Object
 	for _, o := range in.PersistentVolumeClaims {

@@ -3,6 +3,7 @@ package simulator
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1alpha3 "k8s.io/api/scheduling/v1alpha3"
@@ -163,6 +164,87 @@ func (s *Snapshot) AddPod(pod *corev1.Pod, nodeName string) error {
 		return fmt.Errorf("adding pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return s.AddPodInfo(pi, nodeName)
+}
+
+// NewPodInfos builds the PodInfos of pods, aligned with pods, their requests summed. Summing a
+// pod's requests is most of what its PodInfo costs, and in a big cluster the bound pods'
+// PodInfos are most of what a snapshot costs; but a Deployment's pods are alike. Pods whose
+// PodInfo can depend on nothing but their containers' resources (no pod (anti-)affinity, no
+// resource claims, no pod-level resources, no resources in their status) share the parsed
+// parts and the sums of the first pod with the same resources.
+func NewPodInfos(pods []*corev1.Pod) ([]fwk.PodInfo, error) {
+	out := make([]fwk.PodInfo, len(pods))
+	alike := map[string]*framework.PodInfo{}
+	var key []byte
+	for i, p := range pods {
+		var ok bool
+		key, ok = appendResourceKey(key[:0], p)
+		if rep := alike[string(key)]; ok && rep != nil {
+			c := *rep
+			c.Pod = p
+			out[i] = &c
+			continue
+		}
+		pi, err := framework.NewPodInfo(p)
+		if err != nil {
+			return nil, fmt.Errorf("adding pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+		pi.CalculateResource() // cached in the PodInfo, and in every copy of it
+		if ok {
+			alike[string(key)] = pi
+		}
+		out[i] = pi
+	}
+	return out, nil
+}
+
+// appendResourceKey appends to b what a pod's PodInfo depends on: its containers' requests
+// and limits (init containers with their restart policy) and its overhead. It says false
+// when the PodInfo may depend on more (pod affinity terms, resource claims, pod-level or
+// resized resources): such a pod gets a PodInfo of its own.
+func appendResourceKey(b []byte, p *corev1.Pod) ([]byte, bool) {
+	if a := p.Spec.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
+		return b, false
+	}
+	if len(p.Spec.ResourceClaims) > 0 || p.Spec.Resources != nil || p.Status.ExtendedResourceClaimStatus != nil {
+		return b, false
+	}
+	for _, statuses := range [][]corev1.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses} {
+		for _, cs := range statuses {
+			if cs.Resources != nil || cs.AllocatedResources != nil {
+				return b, false
+			}
+		}
+	}
+	list := func(tag byte, l corev1.ResourceList) {
+		b = append(b, tag)
+		names := make([]string, 0, len(l))
+		for name := range l {
+			names = append(names, string(name))
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			q := l[corev1.ResourceName(name)]
+			b = append(b, name...)
+			b = append(b, '=')
+			b = strconv.AppendInt(b, q.MilliValue(), 10)
+			b = append(b, ',')
+		}
+	}
+	for _, c := range p.Spec.Containers {
+		list('c', c.Resources.Requests)
+		list('l', c.Resources.Limits)
+	}
+	for _, c := range p.Spec.InitContainers {
+		b = append(b, 'i')
+		if c.RestartPolicy != nil {
+			b = append(b, *c.RestartPolicy...)
+		}
+		list('c', c.Resources.Requests)
+		list('l', c.Resources.Limits)
+	}
+	list('o', p.Spec.Overhead)
+	return b, true
 }
 
 // AddPodInfo is AddPod for a pod whose PodInfo is already computed (it parses affinity terms,

@@ -5,8 +5,10 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/kubernetes/pkg/features"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
 func podNames(s *Snapshot, node string) []string {
@@ -139,4 +141,39 @@ func TestSnapshotErrors(t *testing.T) {
 	g.Expect(s.AddPod(testPod("a", "1", "1Gi"), "nope")).To(MatchError(ContainSubstring("not in the snapshot")))
 	g.Expect(s.RemovePod(testPod("a", "1", "1Gi"), "n1")).To(HaveOccurred())
 	g.Expect(s.RemoveNode("nope")).To(HaveOccurred())
+}
+
+// Alike pods share one PodInfo's parsed parts and sums; each PodInfo still holds its own pod,
+// and every sum is what the framework computes for that pod alone.
+func TestNewPodInfosShareOnlyWhatIsAlike(t *testing.T) {
+	g := NewWithT(t)
+	sidecar := corev1.ContainerRestartPolicyAlways
+	withSidecar := func(p *corev1.Pod) {
+		p.Spec.InitContainers = []corev1.Container{{Name: "proxy", RestartPolicy: &sidecar, Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m")}}}}
+	}
+	resized := func(p *corev1.Pod) {
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", AllocatedResources: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3")}}}
+	}
+	pods := []*corev1.Pod{
+		testPod("a", "1", "1Gi"), testPod("b", "1", "1Gi"), testPod("c", "2", "1Gi"),
+		testPod("d", "1", "1Gi", withSidecar), testPod("e", "1", "1Gi", withSidecar),
+		testPod("f", "1", "1Gi", withAntiAffinity(corev1.LabelHostname, map[string]string{"app": "f"})),
+		testPod("g", "1", "1Gi", withAntiAffinity(corev1.LabelHostname, map[string]string{"app": "g"})),
+		testPod("h", "1", "1Gi", resized),
+	}
+	infos, err := NewPodInfos(pods)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(infos).To(HaveLen(len(pods)))
+	for i, pi := range infos {
+		g.Expect(pi.GetPod()).To(BeIdenticalTo(pods[i]))
+		alone, err := framework.NewPodInfo(pods[i])
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(pi.CalculateResource()).To(Equal(alone.CalculateResource()), "pod %s", pods[i].Name)
+		g.Expect(pi.GetRequiredAntiAffinityTerms()).To(Equal(alone.GetRequiredAntiAffinityTerms()), "pod %s", pods[i].Name)
+	}
+	g.Expect(infos[1].CalculateResource().Resource.GetMilliCPU()).To(Equal(int64(1000)))
+	g.Expect(infos[3].CalculateResource().Resource.GetMilliCPU()).To(Equal(int64(1250)), "a sidecar's requests count")
+	// The anti-affinity pods keep their own terms: g's selector is not f's.
+	g.Expect(infos[6].GetRequiredAntiAffinityTerms()[0].Selector.String()).To(ContainSubstring("app=g"))
 }
