@@ -78,11 +78,11 @@ type GenerateInput struct {
 func (p *Problem) Generate(in GenerateInput) *Columns {
 	shapes, need, limited := in.Shapes, in.Need, in.Limited
 	isNative := func(si, ti int) bool { return in.Native == nil || in.Native(si, ti) }
-	price := func(ti int, y []float64, budget int) (Pattern, float64) {
+	price := func(ti int, y []float64, budget int, target float64) (Pattern, float64) {
 		if in.Native == nil {
-			return p.knapsack(ti, shapes, need, limited, y, in.Allowed, budget)
+			return p.knapsack(ti, shapes, need, limited, y, in.Allowed, budget, target)
 		}
-		return p.nativeKnapsack(ti, shapes, need, limited, y, in.Allowed, isNative, budget)
+		return p.nativeKnapsack(ti, shapes, need, limited, y, in.Allowed, isNative, budget, target)
 	}
 	pool := newColumnPool()
 	if in.Warm != nil {
@@ -98,7 +98,7 @@ func (p *Problem) Generate(in GenerateInput) *Columns {
 		if !p.buyable(ti) {
 			continue
 		}
-		if c, v := price(ti, y, 0); v > 0 && c.Counts != nil {
+		if c, v := price(ti, y, 0, 0); v > 0 && c.Counts != nil {
 			pool.add(c)
 		}
 		// Single-shape patterns guarantee the master LP is feasible.
@@ -134,8 +134,9 @@ func (p *Problem) Generate(in GenerateInput) *Columns {
 			if !p.buyable(ti) || len(pool.cols) >= colgenMaxColumns {
 				continue
 			}
-			c, v := price(ti, y, in.Budget)
-			if c.Counts != nil && v > t.Price*(1+1e-6) && pool.add(c) {
+			improves := t.Price * (1 + 1e-6)
+			c, v := price(ti, y, in.Budget, improves)
+			if c.Counts != nil && v > improves && pool.add(c) {
 				added = true
 			}
 		}
@@ -259,9 +260,10 @@ func remapPattern(c Pattern, oldShapes []*Shape, shapeOf map[int]int, need []int
 	return Pattern{Bin: c.Bin, Counts: moved}
 }
 
-// knapsack fills a bin of type ti to maximise the items' value under y (see Fill for budget).
-func (p *Problem) knapsack(ti int, shapes []*Shape, need []int, limited []bool, y []float64, allowedOn func(si, ti int) bool, budget int) (Pattern, float64) {
-	counts, value := p.Fill(p.Types[ti].Free, shapes, need, limited, y, func(si int) bool { return allowedOn(si, ti) }, budget)
+// knapsack fills a bin of type ti to maximise the items' value under y (see fill for budget
+// and target).
+func (p *Problem) knapsack(ti int, shapes []*Shape, need []int, limited []bool, y []float64, allowedOn func(si, ti int) bool, budget int, target float64) (Pattern, float64) {
+	counts, value := p.fill(p.Types[ti].Free, shapes, need, limited, y, func(si int) bool { return allowedOn(si, ti) }, budget, target)
 	return Pattern{Bin: ti, Counts: counts}, value
 }
 
@@ -272,6 +274,12 @@ func (p *Problem) knapsack(ti int, shapes []*Shape, need []int, limited []bool, 
 // stops early and steers badly when pricing misses improving columns. It returns counts per
 // shape (nil when nothing is worth anything) and their value.
 func (p *Problem) Fill(free Vec, shapes []*Shape, need []int, limited []bool, y []float64, allowed func(si int) bool, budget int) ([]int, float64) {
+	return p.fill(free, shapes, need, limited, y, allowed, budget, 0)
+}
+
+// fill is Fill for a caller that only needs fills worth more than target: the exact search
+// does not look for better fills where none can beat it.
+func (p *Problem) fill(free Vec, shapes []*Shape, need []int, limited []bool, y []float64, allowed func(si int) bool, budget int, target float64) ([]int, float64) {
 	var items []int
 	for si := range shapes {
 		if y[si] > lpEps && need[si] > 0 && allowed(si) {
@@ -328,7 +336,7 @@ func (p *Problem) Fill(free Vec, shapes []*Shape, need []int, limited []bool, y 
 			kitems = append(kitems, kItem{si: si, req: r, v: y[si], ub: ub})
 		}
 	}
-	return knapsackBB(free, kitems, len(shapes), best, bestValue, budget)
+	return knapsackBB(free, kitems, len(shapes), best, bestValue, budget, target)
 }
 
 // fitCount is how many items of demand r fit room: at most need, at most one when limited.

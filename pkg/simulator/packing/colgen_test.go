@@ -31,12 +31,12 @@ func TestNativeKnapsackForcesANativeItem(t *testing.T) {
 	need := []int{1, 8}
 	y := []float64{0.01, 0.03}
 	all := func(si, ti int) bool { return true }
-	plain, v := p.knapsack(0, shapes, need, []bool{false, false}, y, all, 100)
+	plain, v := p.knapsack(0, shapes, need, []bool{false, false}, y, all, 100, 0)
 	g.Expect(plain.Counts).To(Equal([]int{0, 3}))
 	g.Expect(v).To(BeNumerically("~", 0.09, 1e-9))
 
 	native := func(si, ti int) bool { return si == 0 }
-	c, v := p.nativeKnapsack(0, shapes, need, []bool{false, false}, y, all, native, 100)
+	c, v := p.nativeKnapsack(0, shapes, need, []bool{false, false}, y, all, native, 100, 0)
 	g.Expect(c.Counts).To(Equal([]int{1, 2}))
 	g.Expect(v).To(BeNumerically("~", 0.07, 1e-9))
 }

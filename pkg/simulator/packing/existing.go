@@ -68,11 +68,11 @@ func (p *Problem) GenerateWithExisting(in ExistingInput) (*Columns, error) {
 			}
 		}
 	}
-	fillExisting := func(ei int, y []float64) ([]int, float64) {
-		return p.Fill(in.Free(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, existingBudget)
+	fillExisting := func(ei int, y []float64, target float64) ([]int, float64) {
+		return p.fill(in.Free(ei), shapes, need, limited, y, func(si int) bool { return onExisting(si, ei) }, existingBudget, target)
 	}
 	for ei := 0; ei < nExisting; ei++ {
-		c, _ := fillExisting(ei, y)
+		c, _ := fillExisting(ei, y, 0)
 		pool.add(Pattern{Bin: nt + ei, Counts: c})
 	}
 
@@ -114,8 +114,9 @@ func (p *Problem) GenerateWithExisting(in ExistingInput) (*Columns, error) {
 			if len(pool.cols) >= colgenMaxColumns {
 				break
 			}
-			c, v := p.knapsack(ti, shapes, need, limited, y, onTemplate, templateBudget)
-			if c.Counts != nil && v > t.Price*(1+1e-6) && pool.add(c) {
+			improves := t.Price * (1 + 1e-6)
+			c, v := p.knapsack(ti, shapes, need, limited, y, onTemplate, templateBudget, improves)
+			if c.Counts != nil && v > improves && pool.add(c) {
 				added = true
 			}
 		}
@@ -123,10 +124,11 @@ func (p *Problem) GenerateWithExisting(in ExistingInput) (*Columns, error) {
 			if len(pool.cols) >= colgenMaxColumns {
 				break
 			}
-			c, v := fillExisting(ei, y)
 			// The bin's row price is <= 0: a pattern improves the LP when its value is above
 			// what the bin is already worth.
-			if c != nil && v > -duals[nodeRow[ei]]+1e-9 && pool.add(Pattern{Bin: nt + ei, Counts: c}) {
+			improves := -duals[nodeRow[ei]] + 1e-9
+			c, v := fillExisting(ei, y, improves)
+			if c != nil && v > improves && pool.add(Pattern{Bin: nt + ei, Counts: c}) {
 				added = true
 			}
 		}

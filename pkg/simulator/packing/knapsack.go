@@ -27,7 +27,12 @@ type kItem struct {
 // free in every dimension, starting from the incumbent fill (counts per shape, may be nil)
 // of value incumbent, visiting at most budget search nodes. It returns counts per shape (len
 // nShapes) and their value; the result is never worse than the incumbent.
-func knapsackBB(free [NumDims]int64, items []kItem, nShapes int, incumbent []int, incumbentValue float64, budget int) ([]int, float64) {
+//
+// Fills worth target or less are of no use to the caller (a column that does not improve
+// the master LP), so subtrees that cannot beat target are pruned too: near the LP's optimum
+// most pricing calls have no improving fill, and proving that needs far fewer nodes than
+// finding the best fill.
+func knapsackBB(free [NumDims]int64, items []kItem, nShapes int, incumbent []int, incumbentValue float64, budget int, target float64) ([]int, float64) {
 	if len(items) == 0 {
 		return incumbent, incumbentValue
 	}
@@ -164,7 +169,7 @@ func knapsackBB(free [NumDims]int64, items []kItem, nShapes int, incumbent []int
 			copy(best, counts)
 			improved = true
 		}
-		if k == n || prunes(k, room, value, bestValue*(1+1e-9)+1e-12) {
+		if k == n || prunes(k, room, value, max(bestValue*(1+1e-9)+1e-12, target)) {
 			return
 		}
 		it := items[k]
@@ -206,8 +211,8 @@ const nativeKnapsackTries = 3
 // shape for which isNative(si, ti) (the bin is bought for it). When the best fill has none,
 // it forces one item of each of the most valuable native shapes in turn and fills the rest
 // of the room around it.
-func (p *Problem) nativeKnapsack(ti int, shapes []*Shape, need []int, limited []bool, y []float64, allowedOn, isNative func(si, ti int) bool, budget int) (Pattern, float64) {
-	c, v := p.knapsack(ti, shapes, need, limited, y, allowedOn, budget)
+func (p *Problem) nativeKnapsack(ti int, shapes []*Shape, need []int, limited []bool, y []float64, allowedOn, isNative func(si, ti int) bool, budget int, target float64) (Pattern, float64) {
+	c, v := p.knapsack(ti, shapes, need, limited, y, allowedOn, budget, target)
 	for si, n := range c.Counts {
 		if n > 0 && isNative(si, ti) {
 			return c, v
@@ -237,7 +242,7 @@ func (p *Problem) nativeKnapsack(ti int, shapes []*Shape, need []int, limited []
 		if limited[si] {
 			rest[si] = 0
 		}
-		counts, value := p.Fill(room, shapes, rest, limited, y, func(sj int) bool { return allowedOn(sj, ti) }, budget)
+		counts, value := p.fill(room, shapes, rest, limited, y, func(sj int) bool { return allowedOn(sj, ti) }, budget, target-y[si])
 		if counts == nil {
 			counts = make([]int, len(shapes))
 		}
