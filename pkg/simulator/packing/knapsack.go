@@ -2,7 +2,6 @@ package packing
 
 import (
 	"cmp"
-	"math"
 	"slices"
 )
 
@@ -99,32 +98,34 @@ func knapsackBB(free [NumDims]int64, items []kItem, nShapes int, incumbent []int
 	bestValue := incumbentValue
 	improved := false
 
-	// Flat per-relaxation arrays in density order: position in items, weight, value, bound.
+	// Flat per-relaxation arrays in density order: position in items, weight, value.
 	type entry struct {
-		pos   int
-		w, v  float64
-		ub    float64
-		zeroW bool // weight 0 in this relaxation: always taken whole
-		req   [NumDims]float64
+		pos        int
+		w, invW, v float64
+		zeroW      bool // weight 0 in this relaxation: always taken whole
 	}
 	flat := make([][]entry, len(bounds))
 	for b, bo := range bounds {
 		for _, i := range bo.idx {
-			e := entry{pos: i, w: bo.w[i], v: items[i].v, ub: float64(items[i].ub), zeroW: bo.w[i] <= 0}
-			for d := 0; d < NumDims; d++ {
-				e.req[d] = float64(items[i].req[d])
+			e := entry{pos: i, w: bo.w[i], v: items[i].v, zeroW: bo.w[i] <= 0}
+			if !e.zeroW {
+				e.invW = 1 / e.w
 			}
 			flat[b] = append(flat[b], e)
 		}
 	}
 	// prunes says whether no fill of items k.. in room can lift value above the best: true
-	// as soon as one relaxation's fractional optimum cannot.
+	// as soon as one relaxation's fractional optimum cannot. Per call of prunes, each item's count bound in the room is computed once, lazily (most
+	// relaxations stop after a few items), and shared by the relaxations; the relaxation that
+	// pruned last is tried first, as it is the likeliest to prune again.
+	ubMemo := make([]float64, n)
+	ubStamp := make([]int, n)
+	call, lastPruner := 0, 0
 	prunes := func(k int, room [NumDims]int64, value, target float64) bool {
-		var fr [NumDims]float64
-		for d := 0; d < NumDims; d++ {
-			fr[d] = float64(room[d])
-		}
-		for b, bo := range bounds {
+		call++
+		for r := range bounds {
+			b := (lastPruner + r) % len(bounds)
+			bo := &bounds[b]
 			capacity := 0.0
 			for d := 0; d < NumDims; d++ {
 				capacity += bo.mu[d] * float64(room[d])
@@ -135,17 +136,23 @@ func knapsackBB(free [NumDims]int64, items []kItem, nShapes int, incumbent []int
 					continue
 				}
 				// No more of an item than fits the room in every dimension.
-				ub := e.ub
-				for d := 0; d < NumDims; d++ {
-					if e.req[d] > 0 {
-						ub = min(ub, math.Floor(fr[d]/e.req[d]))
+				ub := ubMemo[e.pos]
+				if ubStamp[e.pos] != call {
+					it := items[e.pos]
+					m := it.ub
+					for d := 0; d < NumDims; d++ {
+						if it.req[d] > 0 {
+							m = min(m, room[d]/it.req[d])
+						}
 					}
+					ub = float64(m)
+					ubMemo[e.pos], ubStamp[e.pos] = ub, call
 				}
 				if e.zeroW {
 					v += ub * e.v
 					continue
 				}
-				take := min(ub, capacity/e.w)
+				take := min(ub, capacity*e.invW)
 				v += take * e.v
 				capacity -= take * e.w
 				if capacity <= 0 {
@@ -153,6 +160,7 @@ func knapsackBB(free [NumDims]int64, items []kItem, nShapes int, incumbent []int
 				}
 			}
 			if v <= target {
+				lastPruner = b
 				return true
 			}
 		}
