@@ -163,6 +163,10 @@ func writeText(w io.Writer, s *summary, inputs []string) error {
 		if r.Ran {
 			ew.printf("Scheduler replay        packed plan $%.4f/h strands %d pods; %d nodes added, %d pods moved, %d still stranded\n",
 				r.PackedHourlyCost, r.Stranded, r.AddedNodes, r.Moved, r.Remaining)
+			if r.Alternative != "" {
+				ew.printf("                        taken instead: the %s plan, $%.4f/h, which the scheduler follows (packed plan plus a second round: $%.4f/h)\n",
+					r.Alternative, r.SafeHourlyCost, r.SecondRoundHourlyCost)
+			}
 		} else {
 			ew.printf("Scheduler replay        not run: %s\n", r.Skipped)
 		}

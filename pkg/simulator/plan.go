@@ -39,6 +39,9 @@ type Input struct {
 	ctx context.Context
 	// seqFrom is where new node numbers start (a repair pass continues the plan's numbering).
 	seqFrom int
+	// onlyBalanced packs new nodes with the balanced spread strategy alone (see
+	// balancedAlternative).
+	onlyBalanced bool
 }
 
 // Plan is the simulator's answer.

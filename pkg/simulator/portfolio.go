@@ -136,6 +136,12 @@ func (s *solver) packNew() error {
 		// workloads, and nothing else.
 		tries = largeStrategies
 	}
+	if s.in.onlyBalanced {
+		if s.redundant(balancedStrategy) {
+			return nil // no hostname spread to balance: nothing placed
+		}
+		tries = []strategy{balancedStrategy}
+	}
 	tries = slices.DeleteFunc(slices.Clone(tries), s.redundant)
 	if left == 0 {
 		tries = tries[:1]

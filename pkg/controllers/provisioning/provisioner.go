@@ -284,7 +284,7 @@ func (p *Provisioner) record(ctx context.Context, plan *simulator.Plan) {
 		metrics.ReplayStranded.WithLabelValues("packed").Set(float64(r.Stranded))
 		metrics.ReplayStranded.WithLabelValues("launched").Set(float64(r.Remaining))
 		kv = append(kv, "packedHourlyCost", r.PackedHourlyCost, "replayStranded", r.Stranded, "replayAddedNodes", r.AddedNodes,
-			"replayRemaining", r.Remaining, "replaySeconds", plan.ReplayTime.Seconds())
+			"replayRemaining", r.Remaining, "replayAlternative", r.Alternative, "replaySeconds", plan.ReplayTime.Seconds())
 	}
 	if plan.DeadlineExceeded {
 		logger.Info("solve deadline reached, using the best plan found so far", append(kv, "deadline", p.opts.SolveDeadline.String(), "deferred", len(plan.Deferred))...)
