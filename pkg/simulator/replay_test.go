@@ -199,7 +199,7 @@ func TestReplayTakesTheBalancedPlanWhenItIsCheaperThanTheRepair(t *testing.T) {
 	g.Expect(plan.OnNew()).To(Equal(len(in.Pods)))
 	// Every node carries an even share: 140 pods on nodes holding the same of each kind.
 	for _, n := range plan.NewNodes {
-		g.Expect(len(n.Pods) % len(sizes)).To(BeZero(), "node %s", n.Name)
+		g.Expect(len(n.Pods)%len(sizes)).To(BeZero(), "node %s", n.Name)
 	}
 	expectReplayValid(g, in, plan)
 
