@@ -101,15 +101,11 @@ func replayPlan(ctx context.Context, in Input, plan *Plan, s *solver, packTime t
 	}
 	// Nodes the repair adds continue the plan's numbering.
 	seq := s.seq
-	if !s.resettable() || s.reset() != nil {
-		var err error
-		base := in
-		base.ctx = nil
-		if s, err = newSolver(base, nil); err != nil {
-			return nil, fmt.Errorf("building the replay, %w", err)
-		}
-		defer s.sched.Close()
+	s, done, err := replaySolver(in, s)
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 
 	first, err := s.replay(ctx, plan, placed)
 	if err != nil {
@@ -231,19 +227,31 @@ func balancedAlternative(ctx context.Context, in Input, packed *Plan, limit floa
 		plan.HourlyCost >= limit-1e-9 || ctx.Err() != nil {
 		return nil, nil, nil
 	}
-	if !s.resettable() || s.reset() != nil {
-		base := in
-		base.ctx = nil
-		if s, err = newSolver(base, nil); err != nil {
-			return nil, nil, fmt.Errorf("building the replay, %w", err)
-		}
-		defer s.sched.Close()
+	s, done, err := replaySolver(in, s)
+	if err != nil {
+		return nil, nil, err
 	}
+	defer done()
 	out, err := s.replay(ctx, plan, plannedPods(plan))
 	if err != nil || out == nil || len(out.stranded) > 0 {
 		return nil, nil, err
 	}
 	return plan, out, nil
+}
+
+// replaySolver is s with its snapshot reset to the input, or, when it cannot be, a new solver
+// for in; done closes what replaySolver built.
+func replaySolver(in Input, s *solver) (*solver, func(), error) {
+	if s.resettable() && s.reset() == nil {
+		return s, func() {}, nil
+	}
+	base := in
+	base.ctx = nil
+	fresh, err := newSolver(base, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building the replay, %w", err)
+	}
+	return fresh, fresh.sched.Close, nil
 }
 
 // plannedPods lists the pods plan places, each with the node it chose.
