@@ -59,4 +59,3 @@ func TestKnapsackBBKeepsIncumbent(t *testing.T) {
 	g.Expect(counts).To(Equal([]int{1}))
 	g.Expect(value).To(BeNumerically("~", 1, 1e-9))
 }
-
