@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -274,6 +276,16 @@ func workersInCluster(emu *emulator.Server) int {
 
 // plannedCost is what the simulator would buy for the pods on an empty cluster.
 func plannedCost(offerings []cloudprovider.Offering, groups []*v1alpha1.NodeGroup, pods []*corev1.Pod) *simulator.Plan {
+	// In the order the autoscaler's cluster state hands them to the planner (creation, then
+	// name): the scheduler replay takes pods created in the same second in input order, and
+	// whether it repairs the plan depends on that order.
+	pods = slices.Clone(pods)
+	slices.SortStableFunc(pods, func(a, b *corev1.Pod) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
 	plan, err := simulator.Solve(simulator.Input{NodeGroups: groups, Offerings: offerings, Pods: pods})
 	Expect(err).NotTo(HaveOccurred())
 	return plan
