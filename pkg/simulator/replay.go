@@ -162,7 +162,8 @@ func replayPlan(ctx context.Context, in Input, plan *Plan, s *solver, packTime t
 			rep.Moved++
 		}
 	}
-	if rep.SecondRoundHourlyCost > 0 && !in.onlyBalanced {
+	spread := slices.ContainsFunc(s.classes, func(c *podClass) bool { return c.selfHostnameLimited && !c.selfAntiAffinity })
+	if rep.SecondRoundHourlyCost > 0 && spread && !in.onlyBalanced {
 		// The balanced strategy's plan competes with the repair under the same rule, and wins
 		// when it is cheaper than the repaired plan.
 		limit := rep.SecondRoundHourlyCost * (1 + replayPremium)
