@@ -1,7 +1,10 @@
 package packing
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -68,7 +71,95 @@ type Shape struct {
 
 // Cover solves the covering LP. Classes without an allowed type are left out: they never
 // cause new bins. With Compat, existing bins' room is free supply.
+//
+// The answers of recent calls are kept: packing asks the same LP more than once (a portfolio
+// runs its winning strategy again, the configuration bound starts from the cover the lower
+// bound just solved), and the LP is most of what those cost. The caller may change Value and
+// Nodes of what it gets; the rest is shared and read-only.
 func (p *Problem) Cover(in CoverInput) (CoverResult, error) {
+	key := coverKey(in)
+	if r, ok := p.covers[key]; ok {
+		return r.clone(), nil
+	}
+	res, err := p.cover(in)
+	if err != nil {
+		return res, err
+	}
+	if p.covers == nil {
+		p.covers = map[string]CoverResult{}
+	}
+	if len(p.coverKeys) == coverCacheSize {
+		delete(p.covers, p.coverKeys[0])
+		p.coverKeys = p.coverKeys[1:]
+	}
+	p.covers[key] = res
+	p.coverKeys = append(p.coverKeys, key)
+	return res.clone(), nil
+}
+
+// coverCacheSize bounds the covering LPs Cover keeps.
+const coverCacheSize = 64
+
+func (r CoverResult) clone() CoverResult {
+	r.Value, r.Nodes = slices.Clone(r.Value), slices.Clone(r.Nodes)
+	return r
+}
+
+// coverKey is everything a covering LP depends on besides the Problem, exactly.
+func coverKey(in CoverInput) string {
+	b := make([]byte, 0, 64+len(in.Counts)*4)
+	b = binary.AppendUvarint(b, uint64(len(in.Counts)))
+	for _, n := range in.Counts {
+		b = binary.AppendUvarint(b, uint64(n))
+	}
+	bits := func(tag byte, m [][]bool) {
+		b = append(b, tag)
+		if m == nil {
+			return
+		}
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		for _, row := range m {
+			b = binary.AppendUvarint(b, uint64(len(row)))
+			var cur byte
+			for i, v := range row {
+				if v {
+					cur |= 1 << (i % 8)
+				}
+				if i%8 == 7 || i == len(row)-1 {
+					b = append(b, cur)
+					cur = 0
+				}
+			}
+		}
+	}
+	bits('a', in.Allowed)
+	bits('n', in.Native)
+	bits('c', in.Compat)
+	b = append(b, 'e')
+	b = binary.AppendUvarint(b, uint64(len(in.ExistingFree)))
+	for _, v := range in.ExistingFree {
+		for d := 0; d < NumDims; d++ {
+			b = binary.AppendVarint(b, v[d])
+		}
+	}
+	b = append(b, 'l')
+	for _, l := range in.Limits {
+		for _, f := range []struct {
+			has bool
+			v   float64
+		}{{l.HasNodes, l.Nodes}, {l.HasCores, l.Cores}, {l.HasGiB, l.GiB}} {
+			if !f.has {
+				b = append(b, 0)
+				continue
+			}
+			b = append(b, 1)
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f.v))
+		}
+	}
+	return string(b)
+}
+
+func (p *Problem) cover(in CoverInput) (CoverResult, error) {
 	useExisting := in.Compat != nil
 	var shapes []*Shape
 	byKey := map[string]*Shape{}

@@ -75,6 +75,39 @@ func TestCoverHonoursOnePerBinLimitsAndExistingRoom(t *testing.T) {
 	g.Expect(res.Cost).To(BeNumerically("~", 0.225*6, 1e-9))
 }
 
+// A repeated LP is answered from what Cover keeps: the same answer, which the caller may change
+// without changing the next one; any change of the input is a different LP.
+func TestCoverKeepsRecentAnswers(t *testing.T) {
+	g := NewWithT(t)
+	p := twoTypes(Class{Req: Vec{1000, gib, 1}})
+	in := CoverInput{Counts: []int{10}, Allowed: everywhere(1, 2)}
+	first, err := p.Cover(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	first.Value[0], first.Nodes[1] = 99, 99
+	again, err := p.Cover(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(again.Cost).To(BeNumerically("~", 2.25, 1e-9))
+	g.Expect(again.Value[0]).To(BeNumerically("~", 0.225, 1e-9))
+	g.Expect(again.Nodes[1]).To(BeNumerically("~", 1.25, 1e-9))
+	g.Expect(p.covers).To(HaveLen(1))
+
+	in.Allowed = [][]bool{{true, false}}
+	small, err := p.Cover(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(small.Cost).To(BeNumerically("~", 2.5, 1e-9), "small bins only")
+	in.Allowed = everywhere(1, 2)
+	in.Limits = []Limit{{}, {HasNodes: true, Nodes: 1}}
+	limited, err := p.Cover(in)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(limited.Cost).To(BeNumerically("~", 2.3, 1e-9))
+	for range coverCacheSize {
+		in.Counts = []int{in.Counts[0] + 1}
+		_, err := p.Cover(in)
+		g.Expect(err).NotTo(HaveOccurred())
+	}
+	g.Expect(p.covers).To(HaveLen(coverCacheSize))
+}
+
 // Every bin bought holds an item it was bought for: riders alone never pay for a bin.
 func TestCoverNativeRows(t *testing.T) {
 	g := NewWithT(t)

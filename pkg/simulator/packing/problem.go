@@ -68,6 +68,10 @@ type Problem struct {
 	// Stop, when set, is asked by the simplex every few pivots; true abandons the solve, and
 	// every caller then falls back to what it has.
 	Stop func() bool
+
+	// covers and coverKeys: the covering LPs solved lately (see Cover), oldest first.
+	covers    map[string]CoverResult
+	coverKeys []string
 }
 
 func (p *Problem) buyable(t int) bool { return p.Buyable == nil || p.Buyable(t) }
