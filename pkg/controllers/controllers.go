@@ -33,6 +33,8 @@ type Options struct {
 	BatchMax  time.Duration
 	// SolveDeadline bounds one provisioning simulation (default 10s).
 	SolveDeadline time.Duration
+	// SkipReplay launches plans as packed, without the scheduler replay (see provisioning).
+	SkipReplay bool
 	// RegistrationTimeout deletes a VPSieNode whose Node has not registered by then (default 15m).
 	RegistrationTimeout time.Duration
 	// BatchReleaseWindow: the new Nodes of one provisioning pass are held under a NoSchedule
@@ -80,7 +82,7 @@ func Register(ctx context.Context, deps Deps) (map[string]func() error, error) {
 		{"catalog", cat.Register},
 		{"provisioning", provisioning.NewProvisioner(kube, mgr.GetAPIReader(), cluster, cp, clk, recorder, provisioning.Options{
 			DryRun: opts.DryRun, BatchIdle: opts.BatchIdle, BatchMax: opts.BatchMax, SolveDeadline: opts.SolveDeadline,
-			BatchReleaseWindow: opts.BatchReleaseWindow,
+			SkipReplay: opts.SkipReplay, BatchReleaseWindow: opts.BatchReleaseWindow,
 		}).Register},
 		{"vpsienode.lifecycle", lifecycle.NewController(kube, cp, clk, recorder, lifecycle.Options{
 			RegistrationTimeout: opts.RegistrationTimeout, BatchReleaseWindow: opts.BatchReleaseWindow,

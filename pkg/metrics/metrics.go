@@ -55,6 +55,12 @@ var (
 		Namespace: Namespace, Subsystem: "provisioner", Name: "plan_cost_dollars_per_hour",
 		Help: "Hourly cost (USD) of the new nodes of the last provisioning plan.",
 	})
+	// PlanPackedCost is the last plan's new nodes' $/h as packed, before the scheduler replay
+	// changed the plan (equal to PlanCost when it did not).
+	PlanPackedCost = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "provisioner", Name: "plan_packed_cost_dollars_per_hour",
+		Help: "Hourly cost (USD) of the new nodes of the last provisioning plan as packed, before the scheduler replay repaired or replaced it.",
+	})
 	PlanLowerBound = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "provisioner", Name: "plan_lower_bound_dollars_per_hour",
 		Help: "Lower bound (USD per hour, LP relaxation) no plan for the last batch could beat.",
@@ -162,7 +168,7 @@ var (
 // All is every metric this package defines.
 func All() []prometheus.Collector {
 	return []prometheus.Collector{
-		PendingPods, BatchSize, SolveDuration, SolveDeadlineExceeded, PlanCost, PlanLowerBound, ReplayStranded, UnschedulablePods,
+		PendingPods, BatchSize, SolveDuration, SolveDeadlineExceeded, PlanCost, PlanPackedCost, PlanLowerBound, ReplayStranded, UnschedulablePods,
 		NodesCreated, NodesTerminated, NodesDisrupted, VPSieNodes, LaunchDuration, RegistrationDuration, InitializationDuration,
 		CloudProviderDuration, CloudProviderErrors, NodeGroupUsage, NodeGroupLimit, ClusterCost,
 		GarbageCollected, CatalogOfferings, OfferingsUnavailable, CatalogRefreshes,

@@ -53,6 +53,7 @@ type Options struct {
 	BatchIdleDuration            time.Duration
 	BatchMaxDuration             time.Duration
 	SolveDeadline                time.Duration
+	SchedulerReplay              bool
 	RegistrationTimeout          time.Duration
 	BatchReleaseWindow           time.Duration
 	TerminationGracePeriod       time.Duration
@@ -108,6 +109,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	dur(&o.BatchIdleDuration, "batch-idle-duration", time.Second, "provisioning: a batch of pending pods closes after this long without a new one")
 	dur(&o.BatchMaxDuration, "batch-max-duration", 10*time.Second, "provisioning: a batch of pending pods closes after this long at most (>= --batch-idle-duration)")
 	dur(&o.SolveDeadline, "solve-deadline", 10*time.Second, "provisioning: time limit of one scheduling simulation")
+	boolean(&o.SchedulerReplay, "scheduler-replay", true, "provisioning: replay each plan the way kube-scheduler meets it and repair or replace a plan it would not follow; false launches plans as packed")
 	dur(&o.RegistrationTimeout, "registration-timeout", 15*time.Minute, "a VPSieNode whose Node has not registered by then is deleted and its pods planned again")
 	dur(&o.BatchReleaseWindow, "batch-release-window", 30*time.Second, "provisioning: the new nodes of one pass stay tainted (NoSchedule) until all of them are Ready, at most this long after the first one is; 0 releases each node as soon as it is Ready")
 	dur(&o.TerminationGracePeriod, "termination-grace-period", time.Hour, "after this long in termination, pods that block draining (do-not-disrupt) are evicted anyway")
@@ -297,6 +299,7 @@ func (o *Options) ControllerOptions() controllers.Options {
 		BatchIdle:                    o.BatchIdleDuration,
 		BatchMax:                     o.BatchMaxDuration,
 		SolveDeadline:                o.SolveDeadline,
+		SkipReplay:                   !o.SchedulerReplay,
 		RegistrationTimeout:          o.RegistrationTimeout,
 		BatchReleaseWindow:           o.BatchReleaseWindow,
 		TerminationGracePeriod:       o.TerminationGracePeriod,

@@ -45,6 +45,7 @@ var _ = Describe("Options", func() {
 			BatchIdleDuration:            time.Second,
 			BatchMaxDuration:             10 * time.Second,
 			SolveDeadline:                10 * time.Second,
+			SchedulerReplay:              true,
 			RegistrationTimeout:          15 * time.Minute,
 			BatchReleaseWindow:           30 * time.Second,
 			TerminationGracePeriod:       time.Hour,
@@ -178,7 +179,7 @@ var _ = Describe("Options", func() {
 	})
 
 	It("maps onto the controllers' options", func() {
-		o, err := Parse(strings.Fields("--cluster-id=c1 --datacenter=dc-hel1 --dry-run --batch-idle-duration=2s --batch-max-duration=20s --solve-deadline=5s --registration-timeout=5m --batch-release-window=45s --termination-grace-period=2h --gc-grace-period=3m --gc-interval=30s"), nil)
+		o, err := Parse(strings.Fields("--cluster-id=c1 --datacenter=dc-hel1 --dry-run --batch-idle-duration=2s --batch-max-duration=20s --solve-deadline=5s --scheduler-replay=false --registration-timeout=5m --batch-release-window=45s --termination-grace-period=2h --gc-grace-period=3m --gc-interval=30s"), nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(o.ControllerOptions()).To(Equal(controllers.Options{
 			ClusterID:                    "c1",
@@ -187,6 +188,7 @@ var _ = Describe("Options", func() {
 			BatchIdle:                    2 * time.Second,
 			BatchMax:                     20 * time.Second,
 			SolveDeadline:                5 * time.Second,
+			SkipReplay:                   true,
 			RegistrationTimeout:          5 * time.Minute,
 			BatchReleaseWindow:           45 * time.Second,
 			TerminationGracePeriod:       2 * time.Hour,

@@ -40,6 +40,9 @@ type Options struct {
 	BatchMax  time.Duration
 	// SolveDeadline bounds one simulation (default 10s); past it the best plan so far is used.
 	SolveDeadline time.Duration
+	// SkipReplay launches plans as packed: no scheduler replay, no repair or alternative for
+	// what kube-scheduler would strand (simulator.Input.SkipReplay).
+	SkipReplay bool
 	// PollInterval re-plans while pods stay pending without any event (default 5s): a nomination
 	// that expires (state.NominationGrace) makes its pod pending again with no event of its own.
 	PollInterval time.Duration
@@ -195,6 +198,7 @@ func (p *Provisioner) Reconcile(ctx context.Context) (bool, error) {
 	in := simulator.Input{
 		NodeGroups: snap.NodeGroups, Offerings: offerings, Nodes: snap.Nodes, Pods: snap.Pods, DaemonSets: snap.DaemonSets,
 		PersistentVolumeClaims: snap.PersistentVolumeClaims, PersistentVolumes: snap.PersistentVolumes, StorageClasses: snap.StorageClasses,
+		SkipReplay: p.opts.SkipReplay,
 	}
 	solveCtx, cancel := context.WithTimeout(ctx, p.opts.SolveDeadline)
 	plan, err := simulator.SolveContext(solveCtx, in)
@@ -272,6 +276,11 @@ func (p *Provisioner) record(ctx context.Context, plan *simulator.Plan) {
 	}
 	metrics.SolveDuration.WithLabelValues(cut).Observe(plan.SolveTime.Seconds())
 	metrics.PlanCost.Set(plan.HourlyCost)
+	packed := plan.HourlyCost
+	if r := plan.Replay; r != nil && r.Ran {
+		packed = r.PackedHourlyCost
+	}
+	metrics.PlanPackedCost.Set(packed)
 	metrics.PlanLowerBound.Set(plan.LowerBound)
 	metrics.UnschedulablePods.Set(float64(len(plan.Unschedulable)))
 	logger := log.FromContext(ctx)
